@@ -1,0 +1,43 @@
+// A module context: a bundle compiled once per process (Sledge's dlopen'ed module). Workers get
+// the compiled WebAssembly.Module by postMessage, which shares its code instead of recompiling.
+
+import { setFlagsFromString } from 'node:v8';
+import type { ParsedBundle } from '../contract/bundle-format.ts';
+import { SledgeError } from '../contract/errors.ts';
+import type { Manifest } from '../contract/manifest.ts';
+import type { SandboxModule } from '../runtime/sandbox-module.ts';
+
+/** The global the stack-watermark pass exports: the lowest stack pointer a run reached. */
+export const STACK_LOW_EXPORT = 'sledge_stack_low';
+
+export interface ModuleContext {
+  path: string;
+  manifest: Manifest;
+  sandbox: SandboxModule;
+}
+
+export async function createModuleContext(bundle: ParsedBundle, path: string, name: string, memoryMaxPages?: number): Promise<ModuleContext> {
+  const m = bundle.manifest;
+  let module: WebAssembly.Module;
+  try {
+    // `none` really means no checks: V8 bakes the flag into this module's code only (DESIGN §3);
+    // the loader got here only with the explicit unsafe switch.
+    if (m.unsafe) setFlagsFromString('--no-wasm-bounds-checks');
+    module = await WebAssembly.compile(bundle.bytes as Uint8Array<ArrayBuffer>);
+  } catch (e) {
+    throw new SledgeError('BUNDLE_COMPILE', `${path}: the engine refused the module: ${(e as Error).message}`, {
+      hint: 'rebuild the bundle with sledgec build; if it persists, report it with the bundle attached',
+    });
+  } finally {
+    if (m.unsafe) setFlagsFromString('--wasm-bounds-checks');
+  }
+  const maximumPages = Math.min(m.memory.maximumPages, memoryMaxPages ?? Infinity);
+  if (maximumPages < m.memory.initialPages) {
+    throw new SledgeError('MEMORY_CAP', `${path}: the memory cap (${maximumPages} pages) is below the module's initial memory (${m.memory.initialPages} pages)`, {
+      hint: 'raise memory-max-pages for this route',
+    });
+  }
+  const sandbox: SandboxModule = { name, module, entry: m.entry, memory: { initialPages: m.memory.initialPages, maximumPages } };
+  if (m.exports.includes(STACK_LOW_EXPORT)) sandbox.stackLowExport = STACK_LOW_EXPORT;
+  return { path, manifest: m, sandbox };
+}

@@ -1,0 +1,96 @@
+// Pooled linear memories for one module on one thread (DESIGN §3: never a memory per request).
+// A slot is a memory plus the import object bound to it, built once; after a run only the part
+// that can have been written is zeroed, so the next request sees fresh memory.
+
+import { MEMORY_IMPORT, PREEMPT_MEMORY_IMPORT, SLEDGE_MODULE, WASI_MODULE } from '../contract/host-abi.ts';
+import type { SandboxModule } from './sandbox-module.ts';
+import { SandboxTrap } from './traps.ts';
+import { WasiContext } from './wasi/context.ts';
+import { wasiImports } from './wasi/index.ts';
+
+const PAGE = 65536;
+
+export interface Slot {
+  memory: WebAssembly.Memory;
+  ctx: WasiContext;
+  imports: WebAssembly.Imports;
+}
+
+export interface PoolHooks {
+  /** The worker's preemption flag page (sledge.preempt). */
+  preempt: WebAssembly.Memory;
+  /** sledge.yield: plain, or a WebAssembly.Suspending for preemptible runs. */
+  yieldImport: Function | object;
+}
+
+export interface PoolOptions {
+  /** Idle slots kept; more are dropped on release. */
+  maxIdle: number;
+  /** A memory grown past this many pages is dropped rather than reused (reset would be slow). */
+  maxReusePages: number;
+}
+
+const DEFAULTS: PoolOptions = { maxIdle: 64, maxReusePages: 1024 };
+
+function boundsTrap(address: bigint, size: number): never {
+  throw new SandboxTrap('out-of-bounds', `out of bounds memory access: ${size} bytes at address 0x${address.toString(16)}`);
+}
+
+export class MemoryPool {
+  readonly mod: SandboxModule;
+  private readonly hooks: PoolHooks;
+  private readonly opts: PoolOptions;
+  private readonly idle: Slot[] = [];
+  /** Slots handed out and not yet returned. */
+  inUse = 0;
+  created = 0;
+
+  constructor(mod: SandboxModule, hooks: PoolHooks, opts: Partial<PoolOptions> = {}) {
+    this.mod = mod;
+    this.hooks = hooks;
+    this.opts = { ...DEFAULTS, ...opts };
+  }
+
+  get idleCount(): number {
+    return this.idle.length;
+  }
+
+  acquire(): Slot {
+    this.inUse++;
+    return this.idle.pop() ?? this.create();
+  }
+
+  /** Zeroes what the run could have written, from `low` (stack low-water mark) to the end. */
+  release(slot: Slot, low: number): void {
+    this.inUse--;
+    const size = slot.memory.buffer.byteLength;
+    if (this.idle.length >= this.opts.maxIdle || size > this.opts.maxReusePages * PAGE) return;
+    new Uint8Array(slot.memory.buffer, low, size - low).fill(0);
+    slot.ctx.onStderr = null;
+    this.idle.push(slot);
+  }
+
+  /** Drops idle slots beyond `keep` (called when the pool has been idle for a while). */
+  shrink(keep: number): number {
+    const n = Math.max(0, this.idle.length - keep);
+    this.idle.splice(0, n);
+    return n;
+  }
+
+  private create(): Slot {
+    const { initialPages, maximumPages } = this.mod.memory;
+    const memory = new WebAssembly.Memory({ initial: initialPages, maximum: maximumPages });
+    const ctx = new WasiContext(memory);
+    const imports: WebAssembly.Imports = {
+      [WASI_MODULE]: wasiImports(ctx) as WebAssembly.ModuleImports,
+      [SLEDGE_MODULE]: {
+        [MEMORY_IMPORT.name]: memory,
+        [PREEMPT_MEMORY_IMPORT.name]: this.hooks.preempt,
+        yield: this.hooks.yieldImport as Function,
+        bounds_trap: boundsTrap,
+      },
+    };
+    this.created++;
+    return { memory, ctx, imports };
+  }
+}

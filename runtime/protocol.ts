@@ -1,0 +1,51 @@
+// Messages between the dispatcher (main thread) and workers. Requests and results travel in
+// batches (one postMessage per event-loop turn, not per request: DESIGN §3 "Dispatch").
+
+import type { SandboxRequest } from './sandbox-module.ts';
+
+export interface ModuleSpec {
+  id: number;
+  name: string;
+  module: WebAssembly.Module;
+  entry: string;
+  memory: { initialPages: number; maximumPages: number };
+  stackLowExport?: string;
+}
+
+export interface TaskMessage extends SandboxRequest {
+  id: number;
+  moduleId: number;
+  /** Absolute deadline, in ms on the shared performance.timeOrigin clock (EDF order). */
+  deadline: number;
+  /** Absolute time after which the sandbox is stopped (504). */
+  timeoutAt: number;
+  arrival: number;
+}
+
+export type ToWorker =
+  | { type: 'init'; workerIndex: number; modules: ModuleSpec[]; preempt: WebAssembly.Memory; config: WorkerConfig }
+  | { type: 'tasks'; tasks: TaskMessage[] }
+  | { type: 'shutdown' };
+
+export interface WorkerConfig {
+  policy: 'fifo' | 'edf';
+  quantumUs: number;
+  preemption: boolean;
+  perfLog: boolean;
+}
+
+export interface TaskResult {
+  id: number;
+  exitCode: number;
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+  trap?: { kind: string; reason: string };
+  /** Microseconds spent per state: queued (global+local), running, preempted. */
+  times: { queuedUs: number; runningUs: number; preemptedUs: number; totalUs: number };
+  preemptions: number;
+}
+
+export type FromWorker =
+  | { type: 'ready'; workerIndex: number }
+  | { type: 'results'; results: TaskResult[] }
+  | { type: 'stats'; pools: { moduleId: number; idle: number; inUse: number }[] };

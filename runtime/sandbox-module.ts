@@ -1,0 +1,29 @@
+// What the runtime needs to know about a compiled function: the loader builds it from a bundle's
+// manifest (the runtime knows nothing of bundles, spec files or HTTP).
+
+export interface SandboxModule {
+  /** For messages and metrics: the route or bundle name. */
+  name: string;
+  module: WebAssembly.Module;
+  /** Export to call (a WASI command's `_start`). */
+  entry: string;
+  memory: { initialPages: number; maximumPages: number };
+  /**
+   * Lowest address a run can write below which memory never changes (the shadow stack's low-water
+   * mark, exported by the bundle as a global). Absent: the whole memory is cleared after a run.
+   */
+  stackLowExport?: string;
+}
+
+export interface SandboxRequest {
+  argv: string[];
+  env: string[];
+  stdin: Uint8Array;
+}
+
+export interface SandboxResult {
+  exitCode: number;
+  stdout: Uint8Array[];
+  stderr: Uint8Array[];
+  trap?: { kind: string; reason: string };
+}

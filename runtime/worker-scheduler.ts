@@ -1,0 +1,177 @@
+// A worker's local scheduler: runs one sandbox at a time from its run queue. A sandbox runs as a
+// JSPI promising call; when its yield point fires (quantum over, earlier deadline waiting, or
+// timeout), sledge.yield either suspends it (back into the run queue) or stops it (504).
+
+import { ControlPage, nowMs, QUEUED, REASON_TIMEOUT, STARTED_AT } from './control-page.ts';
+import type { MemoryPool } from './memory-pool.ts';
+import { makeQueue, type Policy } from './policies/index.ts';
+import type { RunQueue } from './policies/run-queue.ts';
+import type { TaskMessage, TaskResult } from './protocol.ts';
+import { runSandbox } from './sandbox.ts';
+import type { SandboxResult } from './sandbox-module.ts';
+import { SandboxTrap } from './traps.ts';
+
+interface Task {
+  msg: TaskMessage;
+  pool: MemoryPool;
+  deadline: number;
+  seq: number;
+  /** Set while suspended: resolving it resumes the sandbox where it stopped. */
+  resume?: () => void;
+  started: boolean;
+  firstRunAt: number;
+  runningMs: number;
+  preemptedMs: number;
+  suspendedAt: number;
+  preemptions: number;
+  result?: SandboxResult;
+}
+
+export interface SchedulerOptions {
+  policy: Policy;
+  preemption: boolean;
+  /** Where finished tasks go (the worker batches them to the main thread). */
+  onResult: (r: TaskResult) => void;
+  onStderr?: (id: number, bytes: Uint8Array) => void;
+}
+
+type Step = 'done' | 'yield';
+
+export class WorkerScheduler {
+  private readonly queue: RunQueue<Task>;
+  private readonly page: ControlPage;
+  private readonly opts: SchedulerOptions;
+  private current: Task | undefined;
+  private stepDone: ((s: Step) => void) | undefined;
+  private wake: (() => void) | undefined;
+  private seq = 0;
+  private stopped = false;
+  /** The import every sandbox on this worker gets as sledge.yield. */
+  readonly yieldImport: object;
+
+  constructor(page: ControlPage, opts: SchedulerOptions) {
+    this.page = page;
+    this.opts = opts;
+    this.queue = makeQueue<Task>(opts.policy);
+    this.yieldImport = new (WebAssembly as unknown as { Suspending: new (f: Function) => object }).Suspending(() => this.onYield());
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  enqueue(msg: TaskMessage, pool: MemoryPool): void {
+    this.queue.push({
+      msg, pool, deadline: msg.deadline, seq: this.seq++, started: false,
+      firstRunAt: 0, runningMs: 0, preemptedMs: 0, suspendedAt: 0, preemptions: 0,
+    });
+    Atomics.store(this.page.i32, QUEUED, this.queue.length);
+    this.wake?.();
+  }
+
+  stop(): void {
+    this.stopped = true;
+    this.wake?.();
+  }
+
+  async loop(): Promise<void> {
+    while (!this.stopped) {
+      const t = this.queue.pop();
+      Atomics.store(this.page.i32, QUEUED, this.queue.length);
+      if (!t) {
+        await new Promise<void>((r) => (this.wake = r));
+        this.wake = undefined;
+        continue;
+      }
+      const step = new Promise<Step>((r) => (this.stepDone = r));
+      this.current = t;
+      const begin = nowMs();
+      this.page.setRunning(t.msg.id, t.deadline, t.msg.timeoutAt);
+      if (t.resume) {
+        t.preemptedMs += begin - t.suspendedAt;
+        const resume = t.resume;
+        t.resume = undefined;
+        resume();
+      } else {
+        t.started = true;
+        t.firstRunAt = begin;
+        this.start(t);
+      }
+      const outcome = await step;
+      const end = nowMs();
+      this.page.setIdle();
+      this.current = undefined;
+      t.runningMs += end - begin;
+      if (outcome === 'yield') {
+        t.suspendedAt = end;
+        this.queue.push(t);
+      } else {
+        this.opts.onResult(this.report(t, end));
+      }
+    }
+  }
+
+  private start(t: Task): void {
+    const hooks = this.opts.onStderr ? { onStderr: (b: Uint8Array) => this.opts.onStderr!(t.msg.id, b) } : {};
+    const done = (res: SandboxResult) => {
+      t.result = res;
+      this.stepDone?.('done');
+    };
+    runSandbox(t.pool, t.msg, hooks).then(done, (e) => done({ exitCode: 134, stdout: [], stderr: [], trap: { kind: 'host-error', reason: String(e) } }));
+  }
+
+  private report(t: Task, end: number): TaskResult {
+    const res = t.result!;
+    const r: TaskResult = {
+      id: t.msg.id,
+      exitCode: res.exitCode,
+      stdout: join(res.stdout),
+      stderr: join(res.stderr),
+      times: {
+        queuedUs: Math.round((t.firstRunAt - t.msg.arrival) * 1000),
+        runningUs: Math.round(t.runningMs * 1000),
+        preemptedUs: Math.round(t.preemptedMs * 1000),
+        totalUs: Math.round((end - t.msg.arrival) * 1000),
+      },
+      preemptions: t.preemptions,
+    };
+    if (res.trap) r.trap = res.trap;
+    return r;
+  }
+
+  /** sledge.yield: called by a yield point when the control page's flag is set. */
+  private onYield(): Promise<void> | undefined {
+    const reasons = this.page.take();
+    const t = this.current;
+    if (!t) return undefined;
+    if (reasons & REASON_TIMEOUT || nowMs() >= t.msg.timeoutAt) {
+      throw new SandboxTrap('timeout', `timeout: stopped after ${Math.round((nowMs() - t.msg.arrival))} ms (route timeout)`);
+    }
+    if (!this.opts.preemption || !this.shouldSwitch(t)) {
+      this.page.f64[STARTED_AT] = nowMs(); // a new quantum for the same sandbox
+      return undefined;
+    }
+    t.preemptions++;
+    return new Promise<void>((resolve) => {
+      t.resume = resolve;
+      this.stepDone?.('yield');
+    });
+  }
+
+  private shouldSwitch(t: Task): boolean {
+    const next = this.queue.peek();
+    if (!next) return false;
+    return this.opts.policy === 'fifo' || next.deadline <= t.deadline;
+  }
+}
+
+function join(chunks: Uint8Array[]): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let o = 0;
+  for (const c of chunks) {
+    out.set(c, o);
+    o += c.length;
+  }
+  return out;
+}

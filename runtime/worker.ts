@@ -1,0 +1,66 @@
+// A worker thread: receives the compiled modules once, then batches of tasks; runs them through
+// its local scheduler on pooled memories and sends results back in batches.
+
+import { parentPort } from 'node:worker_threads';
+import { ControlPage } from './control-page.ts';
+import { MemoryPool } from './memory-pool.ts';
+import type { FromWorker, TaskResult, ToWorker } from './protocol.ts';
+import { WorkerScheduler } from './worker-scheduler.ts';
+
+const port = parentPort!;
+const pools = new Map<number, MemoryPool>();
+let scheduler: WorkerScheduler | undefined;
+let results: TaskResult[] = [];
+let flushScheduled = false;
+
+function flush(): void {
+  flushScheduled = false;
+  if (!results.length) return;
+  const msg: FromWorker = { type: 'results', results };
+  // Output buffers move to the main thread without a copy.
+  port.postMessage(msg, results.flatMap((r) => [r.stdout.buffer as ArrayBuffer, r.stderr.buffer as ArrayBuffer]).filter(uniqueBuffers()));
+  results = [];
+}
+
+function uniqueBuffers() {
+  const seen = new Set<ArrayBuffer>();
+  return (b: ArrayBuffer) => b.byteLength > 0 && !seen.has(b) && !!seen.add(b);
+}
+
+function schedule(): void {
+  if (!flushScheduled) {
+    flushScheduled = true;
+    setImmediate(flush);
+  }
+}
+
+port.on('message', (msg: ToWorker) => {
+  switch (msg.type) {
+    case 'init': {
+      const page = new ControlPage(msg.preempt);
+      scheduler = new WorkerScheduler(page, {
+        policy: msg.config.policy,
+        preemption: msg.config.preemption,
+        onResult: (r) => {
+          results.push(r);
+          schedule();
+        },
+      });
+      for (const m of msg.modules) {
+        const mod = { name: m.name, module: m.module, entry: m.entry, memory: m.memory, ...(m.stackLowExport ? { stackLowExport: m.stackLowExport } : {}) };
+        pools.set(m.id, new MemoryPool(mod, { preempt: page.memory, yieldImport: scheduler.yieldImport }));
+      }
+      void scheduler.loop();
+      port.postMessage({ type: 'ready', workerIndex: msg.workerIndex } satisfies FromWorker);
+      break;
+    }
+    case 'tasks':
+      for (const t of msg.tasks) scheduler!.enqueue(t, pools.get(t.moduleId)!);
+      break;
+    case 'shutdown':
+      scheduler?.stop();
+      flush();
+      port.close();
+      break;
+  }
+});
