@@ -1,10 +1,10 @@
 // Toolchain front ends with the real compilers: the embedded clang, wabt, and emcc when installed.
 // Modules are run for real with a tiny WASI shim (test only; the runtime has its own WASI layer).
 
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { SledgeError } from '../contract/errors.ts';
 import { isHostFunction, WASI_MODULE } from '../contract/host-abi.ts';
 import { parseDiagnostics } from '../toolchain/diagnostics.ts';
@@ -16,6 +16,7 @@ const O3: FrontendOptions = { optLevel: 3, simd: false };
 const hasEmcc = findEmcc() !== undefined;
 const tmp = mkdtempSync(join(tmpdir(), 'sledge-toolchain-test-'));
 const SLOW = 120_000;
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 class Exit { code: number; constructor(code: number) { this.code = code; } }
 
