@@ -1,10 +1,6 @@
 // sledgec: one verb per file, dispatched here.
 
 import { runCli, usage } from '../../contract/cli.ts';
-import { buildVerb } from './build.ts';
-import { inspectVerb } from './inspect.ts';
-import { keygenVerb } from './keygen.ts';
-import { verifyVerb } from './verify.ts';
 
 const HELP = `sledgec — build C, .wat or .wasm into Sledge bundles
 
@@ -16,11 +12,12 @@ usage:
   sledgec keygen [-o name]          writes name.key (private) and name.pub (default: sledge)
 `;
 
-const VERBS: Record<string, (args: string[]) => Promise<number>> = {
-  build: buildVerb,
-  inspect: inspectVerb,
-  verify: verifyVerb,
-  keygen: keygenVerb,
+// Loaded on use: only `build` needs the compilers and binaryen, which take a while to load.
+const VERBS: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
+  build: async () => (await import('./build.ts')).buildVerb,
+  inspect: async () => (await import('./inspect.ts')).inspectVerb,
+  verify: async () => (await import('./verify.ts')).verifyVerb,
+  keygen: async () => (await import('./keygen.ts')).keygenVerb,
 };
 
 export async function main(argv: string[]): Promise<void> {
@@ -32,6 +29,6 @@ export async function main(argv: string[]): Promise<void> {
     }
     const fn = VERBS[verb];
     if (!fn) throw usage(`unknown command '${verb}' (commands: ${Object.keys(VERBS).join(', ')})`, 'sledgec');
-    return fn(rest);
+    return (await fn())(rest);
   });
 }

@@ -1,0 +1,124 @@
+// The compiler driver: a module in, a prelinked module out (the bundle writer adds the manifest).
+//
+//   validate (V8, then interface checks) → ABI check → memory import (bytes)
+//   → read into Binaryen + validate → optimize (-O level) → software bounds checks
+//   → yield points → cleanup of the inserted code → emit → V8 validates the result
+//
+// The optimizer runs before the checks are inserted: it works on the user's code at full
+// strength, and cannot be tempted to inline or reshape the checks; the checks themselves are
+// simple enough that a local cleanup is all they need (see passes/optimize.ts).
+
+import { SledgeError } from '../contract/errors.ts';
+import { MEMORY_IMPORT, PREEMPT_MEMORY_IMPORT } from '../contract/host-abi.ts';
+import type { BoundsMode, Feature } from '../contract/manifest.ts';
+import { binaryenVersion, emitBinary, exportTarget, type Module } from './binaryen.ts';
+import { checkAbi } from './passes/abi-check.ts';
+import { insertBoundsChecks, type CheckStyle } from './passes/bounds-software.ts';
+import { DEFAULT_MAX_PAGES, importMemory, MAX_PAGES_CAP } from './passes/memory-import.ts';
+import { cleanupInstrumentation, optimizeModule } from './passes/optimize.ts';
+import { readModule, validateInput } from './passes/validate.ts';
+import { insertYieldPoints } from './passes/yield-points.ts';
+import { readModuleInfo } from './wasm-binary.ts';
+
+export interface CompileOptions {
+  bounds: BoundsMode;
+  yieldPoints: boolean;
+  optLevel: 0 | 1 | 2 | 3;
+  /** The frontend's SIMD switch; SIMD in an input module is accepted either way. */
+  simd: boolean;
+  /** Cap on the declared maximum memory, in 64 KiB pages (default 16384 = 1 GiB, at most 65536). */
+  maxMemoryPages?: number;
+  /** File name for error messages. */
+  where: string;
+  /** Benchmark knob: how a software check learns the memory size (default 'cached'). */
+  boundsCheckStyle?: CheckStyle;
+}
+
+export interface CompiledModule {
+  wasm: Uint8Array;
+  memory: { initialPages: number; maximumPages: number };
+  yieldPointCount: number;
+  exports: string[];
+  /** "module.name" for every import, in order. */
+  imports: string[];
+  features: Feature[];
+  binaryenVersion: string;
+  /** Software bounds checks inserted. */
+  boundsChecks: number;
+}
+
+export async function compileModule(input: Uint8Array, opts: CompileOptions): Promise<CompiledModule> {
+  const where = opts.where;
+  const maxMemoryPages = opts.maxMemoryPages ?? DEFAULT_MAX_PAGES;
+  if (!Number.isInteger(maxMemoryPages) || maxMemoryPages < 1 || maxMemoryPages > MAX_PAGES_CAP) {
+    throw new SledgeError('BAD_OPTION', `memory limit ${maxMemoryPages} pages is out of range`, { hint: `give 1..${MAX_PAGES_CAP} pages (64 KiB each)` });
+  }
+  if (![0, 1, 2, 3].includes(opts.optLevel)) {
+    throw new SledgeError('BAD_OPTION', `optimization level ${opts.optLevel} is not one of 0, 1, 2, 3`);
+  }
+
+  const info = validateInput(input, where);
+  checkAbi(info, where);
+  const mem = importMemory(input, info, { maxMemoryPages, preempt: opts.yieldPoints, where });
+
+  const m = readModule(mem.bytes, where);
+  let wasm: Uint8Array;
+  let boundsChecks = 0;
+  let yieldPointCount = 0;
+  try {
+    // The probe exports also keep the optimizer from dropping sledge.preempt before it is used.
+    const memory = probe(m, mem.probe.memory);
+    const preempt = mem.probe.preempt !== undefined ? probe(m, mem.probe.preempt) : undefined;
+
+    optimizeModule(m, opts.optLevel);
+    if (opts.bounds === 'software') {
+      boundsChecks = insertBoundsChecks(m, { memory, initialPages: mem.initialPages, checkStyle: opts.boundsCheckStyle, where });
+    }
+    if (preempt !== undefined) {
+      yieldPointCount = insertYieldPoints(m, { preemptMemory: preempt, where });
+    }
+    m.removeExport(mem.probe.memory);
+    if (mem.probe.preempt !== undefined) m.removeExport(mem.probe.preempt);
+    if (boundsChecks || yieldPointCount) cleanupInstrumentation(m, opts.optLevel);
+    wasm = emitBinary(m);
+  } finally {
+    m.dispose();
+  }
+
+  if (!WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>)) {
+    let reason = '';
+    try {
+      new WebAssembly.Module(wasm as Uint8Array<ArrayBuffer>);
+    } catch (e) {
+      reason = (e as Error).message;
+    }
+    throw new SledgeError('INTERNAL', `${where}: sledgec produced an invalid module (a compiler bug)`, { details: [reason], hint: 'please report it with the input file' });
+  }
+
+  const out = readModuleInfo(wasm, where);
+  const imports = out.imports.map((i) => `${i.module}.${i.name}`);
+  const features: Feature[] = ['imported-memory'];
+  if (imports.includes(`${PREEMPT_MEMORY_IMPORT.module}.${PREEMPT_MEMORY_IMPORT.name}`)) features.push('yield-points');
+  if (opts.bounds === 'software') features.push('software-bounds');
+  if (opts.bounds === 'none') features.push('unchecked-memory');
+  if (!imports.includes(`${MEMORY_IMPORT.module}.${MEMORY_IMPORT.name}`)) {
+    throw new SledgeError('INTERNAL', `${where}: the compiled module lost its memory import (a compiler bug)`);
+  }
+  return {
+    wasm,
+    memory: { initialPages: mem.initialPages, maximumPages: mem.maximumPages },
+    yieldPointCount,
+    exports: out.exports.map((e) => e.name),
+    imports,
+    features,
+    binaryenVersion,
+    boundsChecks,
+  };
+}
+
+/** Internal name of the memory behind a temporary probe export. */
+function probe(m: Module, exportName: string): string {
+  const name = exportTarget(m, exportName);
+  if (name === undefined) throw new SledgeError('INTERNAL', `memory probe export ${exportName} vanished (a compiler bug)`);
+  return name;
+}
