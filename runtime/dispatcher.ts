@@ -4,7 +4,7 @@
 // A worker that dies is replaced and its tasks are answered with an error; others carry on.
 
 import { Worker } from 'node:worker_threads';
-import { ControlPage, DEADLINE, nowMs, REASON_EARLIER_DEADLINE, RUNNING_ID } from './control-page.ts';
+import { ASSIGNED, ControlPage, DEADLINE, nowMs, REASON_EARLIER_DEADLINE, RUNNING_ID } from './control-page.ts';
 import { makeQueue, type Policy } from './policies/index.ts';
 import type { RunQueue } from './policies/run-queue.ts';
 import type { FromWorker, ModuleSpec, TaskMessage, TaskResult, ToWorker, WorkerConfig } from './protocol.ts';
@@ -106,16 +106,13 @@ export class Dispatcher {
       for (const s of this.slots) {
         if (s.ready && s.inflight.size < this.opts.localCapacity && (!best || s.inflight.size < best.inflight.size)) best = s;
       }
-      if (!best) return;
+      if (!best) break;
       const p = this.queue.pop()!;
       best.inflight.set(p.msg.id, p);
+      Atomics.store(best.page.i32, ASSIGNED, best.inflight.size);
       best.outbox.push(p.msg);
-      // EDF: an earlier deadline than the running sandbox's preempts it at its next yield point.
-      if (this.opts.policy === 'edf' && this.opts.preemption && Atomics.load(best.page.i32, RUNNING_ID) !== 0 && p.deadline < best.page.f64[DEADLINE]!) {
-        best.page.raise(REASON_EARLIER_DEADLINE);
-      }
     }
-    if (!this.flushScheduled) {
+    if (!this.flushScheduled && this.slots.some((s) => s.outbox.length)) {
       this.flushScheduled = true;
       setImmediate(() => this.flush());
     }
@@ -126,6 +123,11 @@ export class Dispatcher {
     for (const s of this.slots) {
       if (!s.outbox.length) continue;
       s.worker.postMessage({ type: 'tasks', tasks: s.outbox } satisfies ToWorker);
+      // EDF: an earlier deadline than the running sandbox's preempts it at its next yield point.
+      if (this.opts.policy === 'edf' && this.opts.preemption && Atomics.load(s.page.i32, RUNNING_ID) !== 0) {
+        const running = s.page.f64[DEADLINE]!;
+        if (s.outbox.some((t) => t.deadline < running)) s.page.raise(REASON_EARLIER_DEADLINE);
+      }
       s.outbox = [];
     }
   }
@@ -148,6 +150,7 @@ export class Dispatcher {
             const p = slot.inflight.get(r.id);
             if (!p) continue;
             slot.inflight.delete(r.id);
+            Atomics.store(slot.page.i32, ASSIGNED, slot.inflight.size);
             this.stats.completed++;
             p.resolve(r);
           }

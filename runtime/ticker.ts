@@ -4,7 +4,7 @@
 // main thread's event loop is busy with HTTP.
 
 import { parentPort } from 'node:worker_threads';
-import { ControlPage, nowMs, QUEUED, REASON_QUANTUM, REASON_TIMEOUT, RUNNING_ID, STARTED_AT, TIMEOUT_AT } from './control-page.ts';
+import { ASSIGNED, ControlPage, nowMs, QUEUED, REASON_QUANTUM, REASON_TIMEOUT, RUNNING_ID, STARTED_AT, TIMEOUT_AT } from './control-page.ts';
 
 export type ToTicker = { type: 'pages'; pages: WebAssembly.Memory[]; quantumUs: number; preemption: boolean } | { type: 'stop' };
 
@@ -20,7 +20,10 @@ function tick(): void {
   for (const p of pages) {
     if (Atomics.load(p.i32, RUNNING_ID) === 0) continue;
     if (now >= p.f64[TIMEOUT_AT]!) p.raise(REASON_TIMEOUT);
-    else if (preemption && Atomics.load(p.i32, QUEUED) > 0 && now - p.f64[STARTED_AT]! >= quantumMs) p.raise(REASON_QUANTUM);
+    else if (preemption && now - p.f64[STARTED_AT]! >= quantumMs && (Atomics.load(p.i32, QUEUED) > 0 || Atomics.load(p.i32, ASSIGNED) > 1)) {
+      // Someone else waits (locally, or in a message the busy worker has not read yet).
+      p.raise(REASON_QUANTUM);
+    }
   }
 }
 

@@ -33,6 +33,8 @@ export interface SchedulerOptions {
   /** Where finished tasks go (the worker batches them to the main thread). */
   onResult: (r: TaskResult) => void;
   onStderr?: (id: number, bytes: Uint8Array) => void;
+  /** Takes in tasks that arrived while a sandbox ran (their messages wait on the port). */
+  poll?: () => void;
 }
 
 type Step = 'done' | 'yield';
@@ -147,6 +149,7 @@ export class WorkerScheduler {
     if (reasons & REASON_TIMEOUT || nowMs() >= t.msg.timeoutAt) {
       throw new SandboxTrap('timeout', `timeout: stopped after ${Math.round((nowMs() - t.msg.arrival))} ms (route timeout)`);
     }
+    this.opts.poll?.();
     if (!this.opts.preemption || !this.shouldSwitch(t)) {
       this.page.f64[STARTED_AT] = nowMs(); // a new quantum for the same sandbox
       return undefined;

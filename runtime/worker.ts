@@ -1,7 +1,7 @@
 // A worker thread: receives the compiled modules once, then batches of tasks; runs them through
 // its local scheduler on pooled memories and sends results back in batches.
 
-import { parentPort } from 'node:worker_threads';
+import { parentPort, receiveMessageOnPort } from 'node:worker_threads';
 import { ControlPage } from './control-page.ts';
 import { MemoryPool } from './memory-pool.ts';
 import type { FromWorker, TaskResult, ToWorker } from './protocol.ts';
@@ -34,7 +34,9 @@ function schedule(): void {
   }
 }
 
-port.on('message', (msg: ToWorker) => {
+port.on('message', onMessage);
+
+function onMessage(msg: ToWorker): void {
   switch (msg.type) {
     case 'init': {
       const page = new ControlPage(msg.preempt);
@@ -44,6 +46,9 @@ port.on('message', (msg: ToWorker) => {
         onResult: (r) => {
           results.push(r);
           schedule();
+        },
+        poll: () => {
+          for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) onMessage(m.message as ToWorker);
         },
       });
       for (const m of msg.modules) {
@@ -63,4 +68,4 @@ port.on('message', (msg: ToWorker) => {
       port.close();
       break;
   }
-});
+}

@@ -1,17 +1,23 @@
 // sledge-loader: one verb per file, dispatched here.
 
 import { runCli, usage } from '../../contract/cli.ts';
-import { runVerb } from './run.ts';
 
 const HELP = `sledge-loader — run and serve Sledge bundles
 
 usage:
   sledge-loader run [--key key.pub] [--unsafe-unchecked-memory] <bundle> [args…]
         runs one sandbox: stdin → stdin, stdout → stdout, exit status = the function's
+  sledge-loader serve <spec.json> [--workers N] [--scheduler fifo|edf] [--quantum-us N] [--no-preemption]
+        [--no-admission] [--queue-capacity N] [--local-capacity N] [--admin host:port|off] [--key key.pub]…
+        [--grace-ms N] [--unsafe-unchecked-memory]
+        serves the spec's routes over HTTP (environment: SLEDGE_NWORKERS, SLEDGE_SCHEDULER,
+        SLEDGE_QUANTUM_US, SLEDGE_DISABLE_PREEMPTION)
 `;
 
-const VERBS: Record<string, (args: string[]) => Promise<number>> = {
-  run: runVerb,
+// Loaded on use: `run` should not pay for the HTTP server's modules, nor `serve` for the runner's.
+const VERBS: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
+  run: async () => (await import('./run.ts')).runVerb,
+  serve: async () => (await import('./serve.ts')).serveVerb,
 };
 
 export async function main(argv: string[]): Promise<void> {
@@ -23,6 +29,6 @@ export async function main(argv: string[]): Promise<void> {
     }
     const fn = VERBS[verb];
     if (!fn) throw usage(`unknown command '${verb}' (commands: ${Object.keys(VERBS).join(', ')})`, 'sledge-loader');
-    return fn(rest);
+    return (await fn())(rest);
   });
 }

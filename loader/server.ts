@@ -1,0 +1,129 @@
+// `sledge-loader serve`, assembled: read the spec, load and compile every bundle once, start the
+// workers, listen per tenant, expose /metrics, and shut down gracefully on a signal.
+
+import type { KeyObject } from 'node:crypto';
+import type { Server } from 'node:http';
+import { basename, extname } from 'node:path';
+import { SledgeError } from '../contract/errors.ts';
+import { Dispatcher } from '../runtime/dispatcher.ts';
+import type { Policy } from '../runtime/policies/index.ts';
+import type { ModuleSpec } from '../runtime/protocol.ts';
+import { startAdmin } from './admin.ts';
+import { AdmissionControl } from './admission.ts';
+import { loadBundle } from './bundle.ts';
+import { createListener, type RouteRuntime } from './listener.ts';
+import { createModuleContext } from './module-context.ts';
+import { ServeMetrics } from './serve-metrics.ts';
+import { loadSpec, type RouteSpec, type TenantSpec } from './spec.ts';
+
+export interface ServeOptions {
+  spec: string;
+  workers: number;
+  policy: Policy;
+  quantumUs: number;
+  preemption: boolean;
+  admission: boolean;
+  queueCapacity: number;
+  localCapacity: number;
+  trustedKeys?: KeyObject[];
+  allowUnsafe: boolean;
+  /** host:port for /metrics, or undefined for none. */
+  admin?: { host: string; port: number };
+  graceMs: number;
+  log(line: string): void;
+}
+
+export interface RunningServer {
+  tenants: { name: string; host: string; port: number }[];
+  admin?: { host: string; port: number };
+  dispatcher: Dispatcher;
+  /** Stops accepting, drains in-flight requests up to the grace period, answers the rest 503. */
+  shutdown(): Promise<void>;
+}
+
+export async function serve(opts: ServeOptions): Promise<RunningServer> {
+  const tenants = await loadSpec(opts.spec);
+  // One module context per bundle file, shared by every route that names it.
+  const modules: ModuleSpec[] = [];
+  const byKey = new Map<string, number>();
+  const routeModule = new Map<RouteSpec, number>();
+  for (const t of tenants) {
+    for (const r of t.routes) {
+      const key = `${r.path}\0${r.memoryMaxPages ?? ''}`;
+      let id = byKey.get(key);
+      if (id === undefined) {
+        const policy = { allowUnsafe: opts.allowUnsafe, ...(opts.trustedKeys ? { trustedKeys: opts.trustedKeys } : {}) };
+        const ctx = await createModuleContext(await loadBundle(r.path, policy), r.path, routeName(r), r.memoryMaxPages);
+        id = modules.length;
+        modules.push({ id, ...ctx.sandbox });
+        byKey.set(key, id);
+      }
+      routeModule.set(r, id);
+    }
+  }
+  const dispatcher = new Dispatcher(modules, {
+    workers: opts.workers, policy: opts.policy, quantumUs: opts.quantumUs, preemption: opts.preemption,
+    queueCapacity: opts.queueCapacity, localCapacity: opts.localCapacity,
+  });
+  await dispatcher.start();
+  const metrics = new ServeMetrics(dispatcher);
+  const admission = new AdmissionControl(opts.workers, opts.admission);
+  let shuttingDown = false;
+  const servers: Server[] = [];
+  const listening: RunningServer['tenants'] = [];
+  try {
+    for (const t of tenants) {
+      const routes = new Map<RouteSpec, RouteRuntime>();
+      for (const r of t.routes) {
+        const ra = admission.route(r);
+        routes.set(r, {
+          spec: r, moduleId: routeModule.get(r)!, name: routeName(r),
+          admit: () => ra.admit(),
+          observe: metrics.route(t.name, r.route),
+        });
+      }
+      const server = createListener(t, { dispatcher, routes, isShuttingDown: () => shuttingDown, log: opts.log });
+      await listen(server, t);
+      servers.push(server);
+      const addr = server.address();
+      listening.push({ name: t.name, host: t.host, port: typeof addr === 'object' && addr ? addr.port : t.port });
+    }
+  } catch (e) {
+    for (const s of servers) s.close();
+    await dispatcher.close();
+    throw e;
+  }
+  const admin = opts.admin ? await startAdmin(opts.admin, metrics) : undefined;
+  const running: RunningServer = {
+    tenants: listening,
+    dispatcher,
+    async shutdown() {
+      shuttingDown = true;
+      for (const s of servers) {
+        s.close();
+        s.closeIdleConnections();
+      }
+      const grace = new Promise<void>((r) => setTimeout(r, opts.graceMs).unref());
+      await Promise.race([dispatcher.idle(), grace]);
+      await dispatcher.close();
+      for (const s of servers) s.closeAllConnections();
+      admin?.server.close();
+    },
+  };
+  if (admin) running.admin = admin.address;
+  return running;
+}
+
+function routeName(r: RouteSpec): string {
+  return basename(r.path, extname(r.path));
+}
+
+function listen(server: Server, t: TenantSpec): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) =>
+      reject(new SledgeError('LISTEN', `tenant ${t.name}: cannot listen on ${t.host}:${t.port} (${e.code})`, {
+        hint: e.code === 'EADDRINUSE' ? 'another process uses that port; stop it or change "port" in the spec' : 'check "host" and "port" in the spec',
+      })));
+    server.listen(t.port, t.host, () => resolve());
+  });
+}
