@@ -1,3 +1,4 @@
 #!/usr/bin/env node
 import { launch } from './launch.js';
-await launch('sledge-loader', new URL('../loader/cli/sledge-loader.ts', import.meta.url).href, import.meta.url);
+// Optimized code from the first call (DESIGN §3 "Tiering"): no baseline tier, compile eagerly.
+await launch('sledge-loader', import.meta.url, ['--no-liftoff', '--no-wasm-lazy-compilation']);

@@ -23,7 +23,8 @@ export async function createModuleContext(bundle: ParsedBundle, path: string, na
     // `none` really means no checks: V8 bakes the flag into this module's code only (DESIGN §3);
     // the loader got here only with the explicit unsafe switch.
     if (m.unsafe) setFlagsFromString('--no-wasm-bounds-checks');
-    module = await WebAssembly.compile(bundle.bytes as Uint8Array<ArrayBuffer>);
+    // Synchronous on purpose: with --no-liftoff, V8's async compile job never finished here.
+    module = new WebAssembly.Module(bundle.bytes as Uint8Array<ArrayBuffer>);
   } catch (e) {
     throw new SledgeError('BUNDLE_COMPILE', `${path}: the engine refused the module: ${(e as Error).message}`, {
       hint: 'rebuild the bundle with sledgec build; if it persists, report it with the bundle attached',

@@ -66,7 +66,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     queueCapacity: opts.queueCapacity, localCapacity: opts.localCapacity,
   });
   await dispatcher.start();
-  const metrics = new ServeMetrics(dispatcher);
+  const metrics = new ServeMetrics(dispatcher, modules.map((m) => m.name));
   const admission = new AdmissionControl(opts.workers, opts.admission);
   let shuttingDown = false;
   const servers: Server[] = [];

@@ -54,7 +54,8 @@ export const DEFAULTS = {
   /** timeout-us defaults to this many relative deadlines, capped by maxTimeoutUs. */
   timeoutDeadlines: 10,
   maxBodyBytes: 16 * 1024 * 1024,
-  stderr: 'log' as 'body' | 'log',
+  // As Sledge: stderr follows stdout in the response unless a route sends it to the log.
+  stderr: 'body' as 'body' | 'log',
 } as const;
 const MAX_BODY_BYTES_LIMIT = 1024 * 1024 * 1024;
 const WASM32_MAX_PAGES = 65536;

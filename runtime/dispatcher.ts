@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import { ASSIGNED, ControlPage, DEADLINE, nowMs, REASON_EARLIER_DEADLINE, RUNNING_ID } from './control-page.ts';
 import { makeQueue, type Policy } from './policies/index.ts';
 import type { RunQueue } from './policies/run-queue.ts';
-import type { FromWorker, ModuleSpec, TaskMessage, TaskResult, ToWorker, WorkerConfig } from './protocol.ts';
+import type { FromWorker, ModuleSpec, PoolStats, TaskMessage, TaskResult, ToWorker, WorkerConfig } from './protocol.ts';
 import type { SandboxRequest } from './sandbox-module.ts';
 import type { ToTicker } from './ticker.ts';
 
@@ -41,10 +41,13 @@ interface WorkerSlot {
   ready: boolean;
   inflight: Map<number, Pending>;
   outbox: TaskMessage[];
+  pools: PoolStats[];
 }
 
-const WORKER_URL = new URL('./worker.ts', import.meta.url);
-const TICKER_URL = new URL('./ticker.ts', import.meta.url);
+// From source the thread entries are .ts files; in the CLI bundle (dist/) they sit beside it as .js.
+const EXT = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+const WORKER_URL = new URL(`./worker${EXT}`, import.meta.url);
+const TICKER_URL = new URL(`./ticker${EXT}`, import.meta.url);
 
 export class Dispatcher {
   private readonly opts: DispatcherOptions;
@@ -73,8 +76,8 @@ export class Dispatcher {
     return this.slots.reduce((n, s) => n + s.inflight.size, 0);
   }
 
-  workerStates(): { index: number; busy: boolean; inflight: number }[] {
-    return this.slots.map((s) => ({ index: s.index, busy: Atomics.load(s.page.i32, RUNNING_ID) !== 0, inflight: s.inflight.size }));
+  workerStates(): { index: number; busy: boolean; inflight: number; pools: PoolStats[] }[] {
+    return this.slots.map((s) => ({ index: s.index, busy: Atomics.load(s.page.i32, RUNNING_ID) !== 0, inflight: s.inflight.size, pools: s.pools }));
   }
 
   async start(): Promise<void> {
@@ -135,7 +138,7 @@ export class Dispatcher {
   private spawn(index: number): Promise<void> {
     const page = new ControlPage();
     const worker = new Worker(WORKER_URL);
-    const slot: WorkerSlot = { index, worker, page, ready: false, inflight: new Map(), outbox: [] };
+    const slot: WorkerSlot = { index, worker, page, ready: false, inflight: new Map(), outbox: [], pools: [] };
     this.slots[index] = slot;
     const config: WorkerConfig = { policy: this.opts.policy, quantumUs: this.opts.quantumUs, preemption: this.opts.preemption, perfLog: false };
     worker.postMessage({ type: 'init', workerIndex: index, modules: this.modules, preempt: page.memory, config } satisfies ToWorker);
@@ -146,6 +149,7 @@ export class Dispatcher {
           resolve();
           this.dispatch();
         } else if (m.type === 'results') {
+          if (m.pools) slot.pools = m.pools;
           for (const r of m.results) {
             const p = slot.inflight.get(r.id);
             if (!p) continue;

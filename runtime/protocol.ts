@@ -47,5 +47,6 @@ export interface TaskResult {
 
 export type FromWorker =
   | { type: 'ready'; workerIndex: number }
-  | { type: 'results'; results: TaskResult[] }
-  | { type: 'stats'; pools: { moduleId: number; idle: number; inUse: number }[] };
+  | { type: 'results'; results: TaskResult[]; pools?: PoolStats[] };
+
+export interface PoolStats { moduleId: number; idle: number; inUse: number }

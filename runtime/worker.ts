@@ -12,11 +12,18 @@ const pools = new Map<number, MemoryPool>();
 let scheduler: WorkerScheduler | undefined;
 let results: TaskResult[] = [];
 let flushScheduled = false;
+let lastPoolReport = 0;
 
 function flush(): void {
   flushScheduled = false;
   if (!results.length) return;
   const msg: FromWorker = { type: 'results', results };
+  // Pool sizes ride along with results, a few times a second at most (for /metrics).
+  const now = Date.now();
+  if (now - lastPoolReport > 250) {
+    lastPoolReport = now;
+    msg.pools = [...pools].map(([moduleId, p]) => ({ moduleId, idle: p.idleCount, inUse: p.inUse }));
+  }
   // Output buffers move to the main thread without a copy.
   port.postMessage(msg, results.flatMap((r) => [r.stdout.buffer as ArrayBuffer, r.stderr.buffer as ArrayBuffer]).filter(uniqueBuffers()));
   results = [];

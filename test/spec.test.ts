@@ -48,7 +48,7 @@ describe('good specs', () => {
       contentType: 'text/plain',
       timeoutUs: 200_000, // 10 × deadline
       maxBodyBytes: 16 * 1024 * 1024,
-      stderr: 'log',
+      stderr: 'body',
     };
     const fib2: RouteSpec = {
       route: '/fib2',
@@ -59,7 +59,7 @@ describe('good specs', () => {
       contentType: 'text/plain',
       timeoutUs: 60_000_000, // 10 × deadline = 200 s, capped at 60 s
       maxBodyBytes: 16 * 1024 * 1024,
-      stderr: 'log',
+      stderr: 'body',
     };
     const echo: RouteSpec = {
       route: '/',
@@ -71,7 +71,7 @@ describe('good specs', () => {
       timeoutUs: 1_000_000,
       maxBodyBytes: 4096,
       memoryMaxPages: 16,
-      stderr: 'body',
+      stderr: 'log',
     };
     const expected: TenantSpec[] = [
       { name: 'gwu', host: '127.0.0.1', port: 10010, replenishmentPeriodUs: 0, maxBudgetUs: 0, routes: [fib, fib2] },
