@@ -13,6 +13,7 @@ import { AdmissionControl } from './admission.ts';
 import { loadBundle } from './bundle.ts';
 import { createListener, type RouteRuntime } from './listener.ts';
 import { createModuleContext } from './module-context.ts';
+import { PerfLog } from './perf-log.ts';
 import { ServeMetrics } from './serve-metrics.ts';
 import { loadSpec, type RouteSpec, type TenantSpec } from './spec.ts';
 
@@ -30,6 +31,8 @@ export interface ServeOptions {
   /** host:port for /metrics, or undefined for none. */
   admin?: { host: string; port: number };
   graceMs: number;
+  /** SLEDGE_SANDBOX_PERF_LOG: a CSV file with one row per request. */
+  perfLog?: string;
   log(line: string): void;
 }
 
@@ -68,6 +71,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   await dispatcher.start();
   const metrics = new ServeMetrics(dispatcher, modules.map((m) => m.name));
   const admission = new AdmissionControl(opts.workers, opts.admission);
+  const perfLog = opts.perfLog ? new PerfLog(opts.perfLog) : undefined;
   let shuttingDown = false;
   const servers: Server[] = [];
   const listening: RunningServer['tenants'] = [];
@@ -76,10 +80,16 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       const routes = new Map<RouteSpec, RouteRuntime>();
       for (const r of t.routes) {
         const ra = admission.route(r);
+        const record = metrics.route(t.name, r.route);
         routes.set(r, {
           spec: r, moduleId: routeModule.get(r)!, name: routeName(r),
           admit: () => ra.admit(),
-          observe: metrics.route(t.name, r.route),
+          observe: perfLog
+            ? (status, result) => {
+                record(status, result);
+                if (result) perfLog.row(t.name, r.route, r.relativeDeadlineUs, status, result);
+              }
+            : record,
         });
       }
       const server = createListener(t, { dispatcher, routes, isShuttingDown: () => shuttingDown, log: opts.log });
@@ -108,6 +118,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       await dispatcher.close();
       for (const s of servers) s.closeAllConnections();
       admin?.server.close();
+      await perfLog?.close();
     },
   };
   if (admin) running.admin = admin.address;

@@ -7,6 +7,7 @@ export const REASONS = 1; // i32 bit set: why the flag was raised
 export const RUNNING_ID = 2; // i32: id of the running task, 0 when idle
 export const QUEUED = 3; // i32: tasks waiting in the worker's local run queue
 export const ASSIGNED = 4; // i32: tasks the dispatcher has handed this worker and not had back
+export const PENDING = 5; // i32: finished results the worker has not sent yet
 // f64 slots (index into Float64Array)
 export const STARTED_AT = 2; // ms: when the current quantum began
 export const DEADLINE = 3; // ms: the running task's absolute deadline

@@ -4,7 +4,7 @@
 // main thread's event loop is busy with HTTP.
 
 import { parentPort } from 'node:worker_threads';
-import { ASSIGNED, ControlPage, nowMs, QUEUED, REASON_QUANTUM, REASON_TIMEOUT, RUNNING_ID, STARTED_AT, TIMEOUT_AT } from './control-page.ts';
+import { ASSIGNED, ControlPage, nowMs, PENDING, QUEUED, REASON_QUANTUM, REASON_TIMEOUT, RUNNING_ID, STARTED_AT, TIMEOUT_AT } from './control-page.ts';
 
 export type ToTicker = { type: 'pages'; pages: WebAssembly.Memory[]; quantumUs: number; preemption: boolean } | { type: 'stop' };
 
@@ -20,9 +20,11 @@ function tick(): void {
   for (const p of pages) {
     if (Atomics.load(p.i32, RUNNING_ID) === 0) continue;
     if (now >= p.f64[TIMEOUT_AT]!) p.raise(REASON_TIMEOUT);
-    else if (preemption && now - p.f64[STARTED_AT]! >= quantumMs && (Atomics.load(p.i32, QUEUED) > 0 || Atomics.load(p.i32, ASSIGNED) > 1)) {
-      // Someone else waits (locally, or in a message the busy worker has not read yet).
-      p.raise(REASON_QUANTUM);
+    else if (now - p.f64[STARTED_AT]! >= quantumMs) {
+      // Someone else waits (locally, or in a message the busy worker has not read yet), or
+      // finished results wait to be sent: a long sandbox must not hold back others' responses.
+      const waiting = preemption && (Atomics.load(p.i32, QUEUED) > 0 || Atomics.load(p.i32, ASSIGNED) > 1);
+      if (waiting || Atomics.load(p.i32, PENDING) > 0) p.raise(REASON_QUANTUM);
     }
   }
 }
@@ -30,7 +32,7 @@ function tick(): void {
 async function loop(): Promise<void> {
   while (!stopped) {
     // Wake at a fraction of the quantum (never busier than every 100 µs) and let messages in.
-    Atomics.wait(sleeper, 0, 0, preemption ? Math.max(0.1, quantumMs / 4) : 2);
+    Atomics.wait(sleeper, 0, 0, Math.max(0.1, quantumMs / 4));
     tick();
     await new Promise<void>((r) => setImmediate(r));
   }

@@ -35,6 +35,8 @@ export interface SchedulerOptions {
   onStderr?: (id: number, bytes: Uint8Array) => void;
   /** Takes in tasks that arrived while a sandbox ran (their messages wait on the port). */
   poll?: () => void;
+  /** Sends finished results now; `force` false sends only a full or aged batch. */
+  flush?: (force: boolean) => void;
 }
 
 type Step = 'done' | 'yield';
@@ -85,6 +87,8 @@ export class WorkerScheduler {
         this.wake = undefined;
         continue;
       }
+      // Results finished earlier go out before a sandbox that may run long takes the thread.
+      this.opts.flush?.(false);
       const step = new Promise<Step>((r) => (this.stepDone = r));
       this.current = t;
       const begin = nowMs();
@@ -149,6 +153,7 @@ export class WorkerScheduler {
     if (reasons & REASON_TIMEOUT || nowMs() >= t.msg.timeoutAt) {
       throw new SandboxTrap('timeout', `timeout: stopped after ${Math.round((nowMs() - t.msg.arrival))} ms (route timeout)`);
     }
+    this.opts.flush?.(true);
     this.opts.poll?.();
     if (!this.opts.preemption || !this.shouldSwitch(t)) {
       this.page.f64[STARTED_AT] = nowMs(); // a new quantum for the same sandbox

@@ -2,7 +2,7 @@
 // its local scheduler on pooled memories and sends results back in batches.
 
 import { parentPort, receiveMessageOnPort } from 'node:worker_threads';
-import { ControlPage } from './control-page.ts';
+import { ControlPage, nowMs, PENDING } from './control-page.ts';
 import { MemoryPool } from './memory-pool.ts';
 import type { FromWorker, TaskResult, ToWorker } from './protocol.ts';
 import { WorkerScheduler } from './worker-scheduler.ts';
@@ -13,10 +13,16 @@ let scheduler: WorkerScheduler | undefined;
 let results: TaskResult[] = [];
 let flushScheduled = false;
 let lastPoolReport = 0;
+let page: ControlPage | undefined;
+/** When the oldest unsent result finished (ms). */
+let oldestPending = 0;
+/** A batch is sent before the next sandbox runs once it is this full or this old. */
+const BATCH_MAX = 32;
+const BATCH_AGE_MS = 0.2;
 
 function flush(): void {
-  flushScheduled = false;
   if (!results.length) return;
+  Atomics.store(page!.i32, PENDING, 0);
   const msg: FromWorker = { type: 'results', results };
   // Pool sizes ride along with results, a few times a second at most (for /metrics).
   const now = Date.now();
@@ -37,7 +43,10 @@ function uniqueBuffers() {
 function schedule(): void {
   if (!flushScheduled) {
     flushScheduled = true;
-    setImmediate(flush);
+    setImmediate(() => {
+      flushScheduled = false;
+      flush();
+    });
   }
 }
 
@@ -46,13 +55,18 @@ port.on('message', onMessage);
 function onMessage(msg: ToWorker): void {
   switch (msg.type) {
     case 'init': {
-      const page = new ControlPage(msg.preempt);
+      page = new ControlPage(msg.preempt);
       scheduler = new WorkerScheduler(page, {
         policy: msg.config.policy,
         preemption: msg.config.preemption,
         onResult: (r) => {
+          if (!results.length) oldestPending = nowMs();
           results.push(r);
+          Atomics.store(page!.i32, PENDING, results.length);
           schedule();
+        },
+        flush: (force) => {
+          if (force || results.length >= BATCH_MAX || (results.length && nowMs() - oldestPending > BATCH_AGE_MS)) flush();
         },
         poll: () => {
           for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) onMessage(m.message as ToWorker);

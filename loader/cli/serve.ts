@@ -46,6 +46,7 @@ export async function serveOptions(args: string[], env: NodeJS.ProcessEnv = proc
     graceMs: int('grace-ms', undefined, 10_000, 0),
     log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
   };
+  if (env.SLEDGE_SANDBOX_PERF_LOG) opts.perfLog = env.SLEDGE_SANDBOX_PERF_LOG;
   const admin = (o.admin as string | undefined) ?? '127.0.0.1:1776';
   if (admin !== 'off') opts.admin = hostPort(admin);
   const keys = (o.key as string[] | undefined) ?? [];
