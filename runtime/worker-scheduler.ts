@@ -87,8 +87,9 @@ export class WorkerScheduler {
         this.wake = undefined;
         continue;
       }
-      // Results finished earlier go out before a sandbox that may run long takes the thread.
-      this.opts.flush?.(false);
+      // Results finished earlier go out before a sandbox that may run long takes the thread; one
+      // that was preempted is known to be long, so they all go before it resumes.
+      this.opts.flush?.(t.resume !== undefined);
       const step = new Promise<Step>((r) => (this.stepDone = r));
       this.current = t;
       const begin = nowMs();
