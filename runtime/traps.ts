@@ -34,7 +34,7 @@ export interface TrapInfo { kind: TrapKind; reason: string }
 const V8_TRAPS: [RegExp, TrapKind, string][] = [
   [/memory access out of bounds|data segment out of bounds|operation does not fit/i, 'out-of-bounds', 'out of bounds memory access'],
   [/divide by zero|remainder by zero/i, 'divide-by-zero', 'integer divide by zero'],
-  [/integer overflow/i, 'integer-overflow', 'integer overflow'],
+  [/integer overflow|divide result unrepresentable/i, 'integer-overflow', 'integer overflow'],
   [/float unrepresentable|unrepresentable/i, 'invalid-conversion', 'invalid conversion to integer'],
   [/unreachable/i, 'unreachable', 'unreachable executed (abort or __builtin_trap)'],
   [/call stack size|stack overflow/i, 'stack-overflow', 'stack overflow'],
