@@ -26,11 +26,9 @@ export interface PoolHooks {
 export interface PoolOptions {
   /** Idle slots kept; more are dropped on release. */
   maxIdle: number;
-  /** A memory grown past this many pages is dropped rather than reused (reset would be slow). */
-  maxReusePages: number;
 }
 
-const DEFAULTS: PoolOptions = { maxIdle: 64, maxReusePages: 1024 };
+const DEFAULTS: PoolOptions = { maxIdle: 64 };
 
 function boundsTrap(address: bigint, size: number): never {
   throw new SandboxTrap('out-of-bounds', `out of bounds memory access: ${size} bytes at address 0x${address.toString(16)}`);
@@ -60,11 +58,15 @@ export class MemoryPool {
     return this.idle.pop() ?? this.create();
   }
 
-  /** Zeroes what the run could have written, from `low` (stack low-water mark) to the end. */
+  /**
+   * Zeroes what the run could have written, from `low` (stack low-water mark) to the end. A memory
+   * the run grew is dropped: a wasm memory cannot shrink, and the guest's allocator grows from the
+   * current size, so the next request would get less room under the cap than a fresh memory gives.
+   */
   release(slot: Slot, low: number): void {
     this.inUse--;
     const size = slot.memory.buffer.byteLength;
-    if (this.idle.length >= this.opts.maxIdle || size > this.opts.maxReusePages * PAGE) return;
+    if (this.idle.length >= this.opts.maxIdle || size !== this.mod.memory.initialPages * PAGE) return;
     new Uint8Array(slot.memory.buffer, low, size - low).fill(0);
     slot.ctx.onStderr = null;
     this.idle.push(slot);
