@@ -70,7 +70,8 @@ async function handle(tenant: TenantSpec, deps: ListenerDeps, req: IncomingMessa
   }
   let inv;
   try {
-    inv = invocation(req, route.name, route.spec.route, body.length, tenant.port);
+    // The port the request came in on: the spec may say 0 (any free port).
+    inv = invocation(req, route.name, route.spec.route, body.length, req.socket.localPort ?? tenant.port);
   } catch (e) {
     route.observe(400);
     return reply(res, 400, 'bad request', isSledgeError(e) ? e.message : 'bad request');
