@@ -2,7 +2,8 @@
 // workers, listen per tenant, expose /metrics, and shut down gracefully on a signal.
 
 import type { KeyObject } from 'node:crypto';
-import type { Server } from 'node:http';
+import type { Server, ServerResponse } from 'node:http';
+import { Server as NetServer } from 'node:net';
 import { basename, extname } from 'node:path';
 import { SledgeError } from '../contract/errors.ts';
 import { Dispatcher } from '../runtime/dispatcher.ts';
@@ -74,6 +75,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const perfLog = opts.perfLog ? new PerfLog(opts.perfLog) : undefined;
   let shuttingDown = false;
   const servers: Server[] = [];
+  /** Responses not yet flushed to their sockets (graceful shutdown waits for them). */
+  const answering = new Set<ServerResponse>();
   const listening: RunningServer['tenants'] = [];
   try {
     for (const t of tenants) {
@@ -93,6 +96,10 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         });
       }
       const server = createListener(t, { dispatcher, routes, isShuttingDown: () => shuttingDown, log: opts.log });
+      server.on('request', (_req, res: ServerResponse) => {
+        answering.add(res);
+        res.once('close', () => answering.delete(res));
+      });
       await listen(server, t);
       servers.push(server);
       const addr = server.address();
@@ -109,12 +116,13 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     dispatcher,
     async shutdown() {
       shuttingDown = true;
-      for (const s of servers) {
-        s.close();
-        s.closeIdleConnections();
-      }
+      // Stop listening. Not http.Server#close(): it also destroys connections whose answer is
+      // ended but not yet flushed (Node counts them idle), cutting a big or slowly read body short.
+      for (const s of servers) NetServer.prototype.close.call(s);
       const grace = new Promise<void>((r) => setTimeout(r, opts.graceMs).unref());
       await Promise.race([dispatcher.idle(), grace]);
+      // Then let every answer reach the kernel (a response's 'close' comes after its last write).
+      await Promise.race([until(() => answering.size === 0), grace]);
       await dispatcher.close();
       for (const s of servers) s.closeAllConnections();
       admin?.server.close();
@@ -123,6 +131,13 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   };
   if (admin) running.admin = admin.address;
   return running;
+}
+
+function until(cond: () => boolean): Promise<void> {
+  return new Promise((resolve) => {
+    const check = () => (cond() ? resolve() : setTimeout(check, 5).unref());
+    check();
+  });
 }
 
 function routeName(r: RouteSpec): string {
