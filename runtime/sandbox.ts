@@ -4,7 +4,6 @@
 import type { MemoryPool, Slot } from './memory-pool.ts';
 import type { SandboxRequest, SandboxResult } from './sandbox-module.ts';
 import { classifyTrap, ProcExit } from './traps.ts';
-import { cString } from './wasi/context.ts';
 
 /** Exit status reported for a trap, as a shell would show an abort (128 + SIGABRT). */
 export const TRAP_EXIT_CODE = 134;
@@ -17,7 +16,7 @@ export interface RunHooks {
 export async function runSandbox(pool: MemoryPool, req: SandboxRequest, hooks: RunHooks = {}): Promise<SandboxResult> {
   const slot = pool.acquire();
   const { ctx } = slot;
-  ctx.begin(req.argv.map(cString), req.env.map(cString), req.stdin);
+  ctx.begin(req.argv, req.env, req.stdin);
   ctx.onStderr = hooks.onStderr ?? null;
   let instance: WebAssembly.Instance | undefined;
   let exitCode = 0;
