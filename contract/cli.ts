@@ -18,6 +18,23 @@ export async function runCli(prog: string, main: () => Promise<number>): Promise
   }
 }
 
+/** A verb's implementation, loaded on use so each verb pays only for the modules it needs. */
+export type Verb = () => Promise<(args: string[]) => Promise<number>>;
+
+/** `prog <verb> args…`: help on no verb or --help, a coded error on an unknown verb. */
+export async function runVerbs(prog: string, help: string, verbs: Record<string, Verb>, argv: string[]): Promise<void> {
+  await runCli(prog, async () => {
+    const [verb, ...rest] = argv;
+    if (!verb || verb === '--help' || verb === '-h' || verb === 'help') {
+      process.stdout.write(help);
+      return verb ? 0 : 2;
+    }
+    const fn = verbs[verb];
+    if (!fn) throw usage(`unknown command '${verb}' (commands: ${Object.keys(verbs).join(', ')})`, prog);
+    return (await fn())(rest);
+  });
+}
+
 export interface OptionSpec {
   /** Takes a value (`--name value` or `--name=value`). */
   value?: boolean;

@@ -103,6 +103,8 @@ export function encodeCustomSection(name: string, payload: Uint8Array): Uint8Arr
 }
 
 export function concat(parts: Uint8Array[]): Uint8Array {
+  // A single part is returned as it is, without a copy.
+  if (parts.length === 1) return parts[0]!;
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let o = 0;
   for (const p of parts) {

@@ -2,6 +2,7 @@
 // JSPI promising call; when its yield point fires (quantum over, earlier deadline waiting, or
 // timeout), sledge.yield either suspends it (back into the run queue) or stops it (504).
 
+import { concat } from '../contract/wasm-sections.ts';
 import { ControlPage, nowMs, QUEUED, REASON_TIMEOUT, STARTED_AT } from './control-page.ts';
 import type { MemoryPool } from './memory-pool.ts';
 import { makeQueue, type Policy } from './policies/index.ts';
@@ -132,8 +133,8 @@ export class WorkerScheduler {
     const r: TaskResult = {
       id: t.msg.id,
       exitCode: res.exitCode,
-      stdout: join(res.stdout),
-      stderr: join(res.stderr),
+      stdout: concat(res.stdout),
+      stderr: concat(res.stderr),
       times: {
         queuedUs: Math.round((t.firstRunAt - t.msg.arrival) * 1000),
         runningUs: Math.round(t.runningMs * 1000),
@@ -174,13 +175,3 @@ export class WorkerScheduler {
   }
 }
 
-function join(chunks: Uint8Array[]): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
-  let o = 0;
-  for (const c of chunks) {
-    out.set(c, o);
-    o += c.length;
-  }
-  return out;
-}

@@ -1,6 +1,6 @@
 // sledgec: one verb per file, dispatched here.
 
-import { runCli, usage } from '../../contract/cli.ts';
+import { runVerbs, type Verb } from '../../contract/cli.ts';
 
 const HELP = `sledgec — build C, .wat or .wasm into Sledge bundles
 
@@ -13,7 +13,7 @@ usage:
 `;
 
 // Loaded on use: only `build` needs the compilers and binaryen, which take a while to load.
-const VERBS: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
+const VERBS: Record<string, Verb> = {
   build: async () => (await import('./build.ts')).buildVerb,
   inspect: async () => (await import('./inspect.ts')).inspectVerb,
   verify: async () => (await import('./verify.ts')).verifyVerb,
@@ -21,14 +21,5 @@ const VERBS: Record<string, () => Promise<(args: string[]) => Promise<number>>> 
 };
 
 export async function main(argv: string[]): Promise<void> {
-  await runCli('sledgec', async () => {
-    const [verb, ...rest] = argv;
-    if (!verb || verb === '--help' || verb === '-h' || verb === 'help') {
-      process.stdout.write(HELP);
-      return verb ? 0 : 2;
-    }
-    const fn = VERBS[verb];
-    if (!fn) throw usage(`unknown command '${verb}' (commands: ${Object.keys(VERBS).join(', ')})`, 'sledgec');
-    return (await fn())(rest);
-  });
+  await runVerbs('sledgec', HELP, VERBS, argv);
 }

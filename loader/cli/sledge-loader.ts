@@ -1,6 +1,6 @@
 // sledge-loader: one verb per file, dispatched here.
 
-import { runCli, usage } from '../../contract/cli.ts';
+import { runVerbs, type Verb } from '../../contract/cli.ts';
 
 const HELP = `sledge-loader — run and serve Sledge bundles
 
@@ -15,20 +15,11 @@ usage:
 `;
 
 // Loaded on use: `run` should not pay for the HTTP server's modules, nor `serve` for the runner's.
-const VERBS: Record<string, () => Promise<(args: string[]) => Promise<number>>> = {
+const VERBS: Record<string, Verb> = {
   run: async () => (await import('./run.ts')).runVerb,
   serve: async () => (await import('./serve.ts')).serveVerb,
 };
 
 export async function main(argv: string[]): Promise<void> {
-  await runCli('sledge-loader', async () => {
-    const [verb, ...rest] = argv;
-    if (!verb || verb === '--help' || verb === '-h' || verb === 'help') {
-      process.stdout.write(HELP);
-      return verb ? 0 : 2;
-    }
-    const fn = VERBS[verb];
-    if (!fn) throw usage(`unknown command '${verb}' (commands: ${Object.keys(VERBS).join(', ')})`, 'sledge-loader');
-    return (await fn())(rest);
-  });
+  await runVerbs('sledge-loader', HELP, VERBS, argv);
 }
