@@ -1,0 +1,143 @@
+// HTTP throughput and p99 latency with wrk, all on 127.0.0.1, measured in one run with the same
+// connections, threads and duration:
+//
+//   node:http hello world                 — the ceiling (DESIGN §3: 58–65 k req/s)
+//   naive: fresh Memory + instance/request — node:http creating what the loader pools (~23 k req/s)
+//   sledge-loader serve: /empty, /fib?20   — the spawned CLI, default --workers
+//
+// Targets (DESIGN §5): empty ≥ 0.8× hello world and ≥ 2× naive.
+//
+//   node bench/http.ts [--connections 50] [--threads 2] [--duration 5] [--rounds 2]
+//
+// Needs wrk (apt-get install -y wrk). Rounds run the servers in alternating order; each number is
+// the mean over rounds, after a 1 s warm-up per server and round.
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { buildFixture, ROOT, startLoader, tempDir, writeSpec, type LoaderProcess } from './lib/loader-process.ts';
+import { report, table } from './lib/stats.ts';
+
+const { values } = parseArgs({
+  options: {
+    connections: { type: 'string', default: '50' },
+    threads: { type: 'string', default: '2' },
+    duration: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '2' },
+  },
+});
+const connections = Math.min(1000, Number(values.connections));
+const threads = Number(values.threads);
+const duration = Math.min(60, Number(values.duration));
+const rounds = Math.min(5, Number(values.rounds));
+
+const probe = spawnSync('wrk', ['--version'], { encoding: 'utf8' });
+if (probe.error) {
+  process.stderr.write('bench/http.ts: wrk is not installed (it is the load generator this benchmark uses).\n' +
+    '  install it with: apt-get install -y wrk   (or your distribution\'s wrk package), then run this again\n');
+  process.exit(2);
+}
+
+const FLAGS = ['--no-liftoff', '--no-wasm-lazy-compilation'];
+const dir = await tempDir('http');
+const empty = await buildFixture(dir, 'empty');
+await buildFixture(dir, 'fibonacci');
+const spec = await writeSpec(dir, [
+  { route: '/empty', path: 'empty.sledge', 'relative-deadline-us': 10_000, 'expected-execution-us': 50 },
+  { route: '/fib', path: 'fibonacci.sledge', 'relative-deadline-us': 50_000, 'expected-execution-us': 500 },
+]);
+
+interface Server { port: number; stop(): Promise<void> }
+
+function startBaseline(args: string[], nodeFlags: string[] = []): Promise<Server> {
+  const proc: ChildProcess = spawn(process.execPath, [...nodeFlags, join(ROOT, 'bench/lib/baseline-servers.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`baseline ${args[0]} did not start`)), 30_000);
+    proc.stdout!.on('data', (d: Buffer) => {
+      out += d;
+      const m = /listening (\d+)/.exec(out);
+      if (m) {
+        clearTimeout(timer);
+        resolve({ port: Number(m[1]), stop: () => new Promise((r) => (proc.once('exit', () => r()), proc.kill('SIGTERM'))) });
+      }
+    });
+    proc.once('exit', (code) => reject(new Error(`baseline ${args[0]} exited with ${code}`)));
+  });
+}
+
+interface WrkResult { rps: number; p50: number; p99: number; requests: number; bad: number; errors: number }
+
+function ms(s: string): number {
+  const m = /^([\d.]+)(us|ms|s|m)$/.exec(s.trim());
+  if (!m) return NaN;
+  return Number(m[1]) * ({ us: 1e-3, ms: 1, s: 1e3, m: 6e4 } as Record<string, number>)[m[2]!]!;
+}
+
+function wrk(url: string, seconds: number): WrkResult {
+  const r = spawnSync('wrk', ['-c', String(connections), '-t', String(threads), '-d', `${seconds}s`, '--timeout', '5s', '--latency', url], {
+    encoding: 'utf8', timeout: (seconds + 30) * 1000,
+  });
+  if (r.status !== 0) throw new Error(`wrk failed on ${url}: ${r.stderr || r.error}`);
+  const out = r.stdout;
+  const pct = (p: string) => ms(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(out)?.[1] ?? '');
+  const errs = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1] ?? NaN),
+    p50: pct('50'),
+    p99: pct('99'),
+    requests: Number(/(\d+) requests in/.exec(out)?.[1] ?? 0),
+    bad: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
+    errors: errs ? errs.slice(1).reduce((n, x) => n + Number(x), 0) : 0,
+  };
+}
+
+interface Target { name: string; start: () => Promise<Server | LoaderProcess>; path: string; results: WrkResult[] }
+const targets: Target[] = [
+  { name: 'node:http hello world', start: () => startBaseline(['hello']), path: '/', results: [] },
+  { name: 'naive: fresh Memory + instance per request (empty)', start: () => startBaseline(['naive', empty], FLAGS), path: '/empty', results: [] },
+  { name: '**sledge-loader serve: empty**', start: () => startLoader(spec), path: '/empty', results: [] },
+  { name: 'sledge-loader serve: fibonacci?20', start: () => startLoader(spec), path: '/fib?20', results: [] },
+];
+
+for (let round = 0; round < rounds; round++) {
+  const order = round % 2 ? [...targets].reverse() : targets;
+  for (const t of order) {
+    const server = await t.start();
+    try {
+      const url = `http://127.0.0.1:${server.port}${t.path}`;
+      wrk(url, 1); // warm-up: tier-up, pools, connections
+      const res = wrk(url, duration);
+      t.results.push(res);
+      process.stderr.write(`round ${round + 1}: ${t.name.replace(/\*/g, '')}: ${res.rps.toFixed(0)} req/s, p99 ${res.p99.toFixed(2)} ms\n`);
+    } finally {
+      await server.stop();
+    }
+  }
+}
+
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const agg = (t: Target) => ({
+  rps: mean(t.results.map((r) => r.rps)),
+  p50: mean(t.results.map((r) => r.p50)),
+  p99: mean(t.results.map((r) => r.p99)),
+  bad: t.results.reduce((n, r) => n + r.bad + r.errors, 0),
+  requests: t.results.reduce((n, r) => n + r.requests, 0),
+});
+const [hello, naive, sEmpty] = targets.map(agg);
+const rows = targets.map((t) => {
+  const a = agg(t);
+  return [t.name, a.rps.toFixed(0), a.p50.toFixed(2), a.p99.toFixed(2), `${a.bad}/${a.requests}`, `${(a.rps / hello!.rps).toFixed(2)}×`, `${(a.rps / naive!.rps).toFixed(2)}×`];
+});
+const pass = (ok: boolean) => (ok ? 'met' : '**missed**');
+const out = [
+  `http: wrk -c ${connections} -t ${threads} -d ${duration}s, ${rounds} round(s) (mean), 127.0.0.1, Node ${process.version}, ` +
+    `sledge-loader default workers, ${(await import('node:os')).availableParallelism()} cores`,
+  '',
+  table(['server', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx+errors', 'req/s × hello', 'req/s × naive'], rows).trimEnd(),
+  '',
+  `- target empty ≥ 0.8× hello world: ${(sEmpty!.rps / hello!.rps).toFixed(2)}× — ${pass(sEmpty!.rps >= 0.8 * hello!.rps)}`,
+  `- target empty ≥ 2× naive: ${(sEmpty!.rps / naive!.rps).toFixed(2)}× — ${pass(sEmpty!.rps >= 2 * naive!.rps)}`,
+  '',
+].join('\n');
+await report('http', out);
