@@ -13,6 +13,8 @@
 // the mean over rounds, after a 1 s warm-up per server and round.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { availableParallelism, loadavg } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { buildFixture, ROOT, startLoader, tempDir, writeSpec, type LoaderProcess } from './lib/loader-process.ts';
@@ -47,7 +49,7 @@ const spec = await writeSpec(dir, [
   { route: '/fib', path: 'fibonacci.sledge', 'relative-deadline-us': 50_000, 'expected-execution-us': 500 },
 ]);
 
-interface Server { port: number; stop(): Promise<void> }
+interface Server { port: number; proc: ChildProcess; stop(): Promise<void> }
 
 function startBaseline(args: string[], nodeFlags: string[] = []): Promise<Server> {
   const proc: ChildProcess = spawn(process.execPath, [...nodeFlags, join(ROOT, 'bench/lib/baseline-servers.ts'), ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -59,14 +61,27 @@ function startBaseline(args: string[], nodeFlags: string[] = []): Promise<Server
       const m = /listening (\d+)/.exec(out);
       if (m) {
         clearTimeout(timer);
-        resolve({ port: Number(m[1]), stop: () => new Promise((r) => (proc.once('exit', () => r()), proc.kill('SIGTERM'))) });
+        resolve({ port: Number(m[1]), proc, stop: () => new Promise((r) => (proc.once('exit', () => r()), proc.kill('SIGTERM'))) });
       }
     });
     proc.once('exit', (code) => reject(new Error(`baseline ${args[0]} exited with ${code}`)));
   });
 }
 
-interface WrkResult { rps: number; p50: number; p99: number; requests: number; bad: number; errors: number }
+interface WrkResult { rps: number; p50: number; p99: number; requests: number; bad: number; errors: number; cpuUs?: number; mainUs?: number }
+
+/** CPU seconds (user + system) of a whole process and of its main thread, from /proc (Linux). */
+function cpu(pid: number): { all: number; main: number } | undefined {
+  try {
+    const read = (f: string) => {
+      const fields = readFileSync(f, 'utf8').replace(/^.*\) /, '').split(' ');
+      return (Number(fields[11]) + Number(fields[12])) / 100; // utime + stime, in clock ticks (USER_HZ = 100)
+    };
+    return { all: read(`/proc/${pid}/stat`), main: read(`/proc/${pid}/task/${pid}/stat`) };
+  } catch {
+    return undefined;
+  }
+}
 
 function ms(s: string): number {
   const m = /^([\d.]+)(us|ms|s|m)$/.exec(s.trim());
@@ -100,6 +115,7 @@ const targets: Target[] = [
   { name: 'sledge-loader serve: fibonacci?20', start: () => startLoader(spec), path: '/fib?20', results: [] },
 ];
 
+const loadAtStart = loadavg()[0]!.toFixed(2);
 for (let round = 0; round < rounds; round++) {
   const order = round % 2 ? [...targets].reverse() : targets;
   for (const t of order) {
@@ -107,7 +123,13 @@ for (let round = 0; round < rounds; round++) {
     try {
       const url = `http://127.0.0.1:${server.port}${t.path}`;
       wrk(url, 1); // warm-up: tier-up, pools, connections
+      const before = cpu(server.proc.pid!);
       const res = wrk(url, duration);
+      const after = cpu(server.proc.pid!);
+      if (before && after && res.requests) {
+        res.cpuUs = ((after.all - before.all) / res.requests) * 1e6;
+        res.mainUs = ((after.main - before.main) / res.requests) * 1e6;
+      }
       t.results.push(res);
       process.stderr.write(`round ${round + 1}: ${t.name.replace(/\*/g, '')}: ${res.rps.toFixed(0)} req/s, p99 ${res.p99.toFixed(2)} ms\n`);
     } finally {
@@ -123,18 +145,21 @@ const agg = (t: Target) => ({
   p99: mean(t.results.map((r) => r.p99)),
   bad: t.results.reduce((n, r) => n + r.bad + r.errors, 0),
   requests: t.results.reduce((n, r) => n + r.requests, 0),
+  cpuUs: mean(t.results.map((r) => r.cpuUs ?? NaN)),
+  mainUs: mean(t.results.map((r) => r.mainUs ?? NaN)),
 });
 const [hello, naive, sEmpty] = targets.map(agg);
 const rows = targets.map((t) => {
   const a = agg(t);
-  return [t.name, a.rps.toFixed(0), a.p50.toFixed(2), a.p99.toFixed(2), `${a.bad}/${a.requests}`, `${(a.rps / hello!.rps).toFixed(2)}×`, `${(a.rps / naive!.rps).toFixed(2)}×`];
+  return [t.name, a.rps.toFixed(0), a.p50.toFixed(2), a.p99.toFixed(2), `${a.bad}/${a.requests}`, `${(a.rps / hello!.rps).toFixed(2)}×`, `${(a.rps / naive!.rps).toFixed(2)}×`,
+    a.cpuUs.toFixed(1), a.mainUs.toFixed(1)];
 });
 const pass = (ok: boolean) => (ok ? 'met' : '**missed**');
 const out = [
   `http: wrk -c ${connections} -t ${threads} -d ${duration}s, ${rounds} round(s) (mean), 127.0.0.1, Node ${process.version}, ` +
-    `sledge-loader default workers, ${(await import('node:os')).availableParallelism()} cores`,
+    `sledge-loader default workers, ${availableParallelism()} cores, load average ${loadAtStart} at start`,
   '',
-  table(['server', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx+errors', 'req/s × hello', 'req/s × naive'], rows).trimEnd(),
+  table(['server', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx+errors', 'req/s × hello', 'req/s × naive', 'server CPU µs/req', 'main thread CPU µs/req'], rows).trimEnd(),
   '',
   `- target empty ≥ 0.8× hello world: ${(sEmpty!.rps / hello!.rps).toFixed(2)}× — ${pass(sEmpty!.rps >= 0.8 * hello!.rps)}`,
   `- target empty ≥ 2× naive: ${(sEmpty!.rps / naive!.rps).toFixed(2)}× — ${pass(sEmpty!.rps >= 2 * naive!.rps)}`,

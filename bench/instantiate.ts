@@ -11,6 +11,7 @@
 // WASI context set-up.
 
 import { spawnSync } from 'node:child_process';
+import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadBundle } from '../loader/bundle.ts';
@@ -134,7 +135,7 @@ const rows = variants.map((v) => {
 const pass = (ok: boolean) => (ok ? 'met' : '**missed**');
 const out = [
   `instantiate: \`empty\` (${mod.memory.initialPages} pages = ${memBytes} B of memory), ${iterations} iterations per row, interleaved in blocks of ${BLOCK}, ` +
-    `Node ${process.version} ${FLAGS.join(' ')}`,
+    `Node ${process.version} ${FLAGS.join(' ')}, load average ${loadavg()[0]!.toFixed(2)}`,
   '',
   table(['what', 'p50 µs', 'p99 µs', 'p50 × bare'], rows).trimEnd(),
   '',
