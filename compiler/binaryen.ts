@@ -3,10 +3,19 @@
 // place. Binaryen's JS API has no tree walker and only partial typings, so this module also
 // exposes the C API's child getters/setters the passes need, typed, behind small helpers.
 
-import binaryen from 'binaryen';
+import type binaryenT from 'binaryen';
 import { createRequire } from 'node:module';
 
-export type Module = binaryen.Module;
+// Binaryen is a large wasm module instantiated by a top-level await. Under --no-liftoff V8
+// compiles it in the background without keeping Node's event loop alive, so the await never
+// settles and the process exits silently (and with --no-wasm-lazy-compilation too, loading takes
+// ~10 s instead of ~0.3 s). The timer keeps the loop alive; compiler processes should still run
+// without the loader's tiering flags.
+const keepAlive = setInterval(() => {}, 1 << 30);
+const binaryen: typeof binaryenT = (await import('binaryen')).default;
+clearInterval(keepAlive);
+
+export type Module = binaryenT.Module;
 export type Expr = number;
 export type Type = number;
 export type FunctionRef = number;
@@ -126,7 +135,7 @@ export function readBinary(bytes: Uint8Array): Module {
   const read = binaryen.readBinary as unknown as (data: Uint8Array, features: number) => Module;
   const r = captured(() => read(bytes, FEATURES));
   if (!r.ok) throw new BinaryenError(errorMessage(r.error), r.output);
-  r.value.setFeatures(FEATURES as binaryen.Features);
+  r.value.setFeatures(FEATURES as binaryenT.Features);
   return r.value;
 }
 
@@ -247,34 +256,60 @@ export function idToName(id: number): string {
 export const getId = C('ExpressionGetId');
 export const getType = C('ExpressionGetType');
 
-const blockN = C('BlockGetNumChildren'), blockAt = C('BlockGetChildAt');
-const ifCond = C('IfGetCondition'), ifTrue = C('IfGetIfTrue'), ifFalse = C('IfGetIfFalse');
-const loopBody = C('LoopGetBody'), loopSetBody = C('LoopSetBody');
-const brCond = C('BreakGetCondition'), brValue = C('BreakGetValue');
-const swCond = C('SwitchGetCondition'), swValue = C('SwitchGetValue');
-const callN = C('CallGetNumOperands'), callAt = C('CallGetOperandAt');
-const ciTarget = C('CallIndirectGetTarget'), ciN = C('CallIndirectGetNumOperands'), ciAt = C('CallIndirectGetOperandAt');
-const lsValue = C('LocalSetGetValue'), gsValue = C('GlobalSetGetValue');
-const loadPtr = C('LoadGetPtr'), storePtr = C('StoreGetPtr'), storeValue = C('StoreGetValue');
-const rmwPtr = C('AtomicRMWGetPtr'), rmwValue = C('AtomicRMWGetValue');
-const cxPtr = C('AtomicCmpxchgGetPtr'), cxExpected = C('AtomicCmpxchgGetExpected'), cxRepl = C('AtomicCmpxchgGetReplacement');
-const waitPtr = C('AtomicWaitGetPtr'), waitExpected = C('AtomicWaitGetExpected'), waitTimeout = C('AtomicWaitGetTimeout');
-const notifyPtr = C('AtomicNotifyGetPtr'), notifyCount = C('AtomicNotifyGetNotifyCount');
-const sxVec = C('SIMDExtractGetVec'), srVec = C('SIMDReplaceGetVec'), srValue = C('SIMDReplaceGetValue');
-const shufL = C('SIMDShuffleGetLeft'), shufR = C('SIMDShuffleGetRight');
-const ternA = C('SIMDTernaryGetA'), ternB = C('SIMDTernaryGetB'), ternC = C('SIMDTernaryGetC');
-const shiftVec = C('SIMDShiftGetVec'), shiftShift = C('SIMDShiftGetShift');
-const sLoadPtr = C('SIMDLoadGetPtr'), laneePtr = C('SIMDLoadStoreLaneGetPtr'), laneVec = C('SIMDLoadStoreLaneGetVec');
-const miDest = C('MemoryInitGetDest'), miOffset = C('MemoryInitGetOffset'), miSize = C('MemoryInitGetSize');
-const mcDest = C('MemoryCopyGetDest'), mcSource = C('MemoryCopyGetSource'), mcSize = C('MemoryCopyGetSize');
-const mfDest = C('MemoryFillGetDest'), mfValue = C('MemoryFillGetValue'), mfSize = C('MemoryFillGetSize');
-const unValue = C('UnaryGetValue'), binL = C('BinaryGetLeft'), binR = C('BinaryGetRight');
-const selT = C('SelectGetIfTrue'), selF = C('SelectGetIfFalse'), selC = C('SelectGetCondition');
-const dropValue = C('DropGetValue'), retValue = C('ReturnGetValue'), growDelta = C('MemoryGrowGetDelta');
-const rinValue = C('RefIsNullGetValue'), raValue = C('RefAsGetValue'), reL = C('RefEqGetLeft'), reR = C('RefEqGetRight');
-const tgIndex = C('TableGetGetIndex'), tsIndex = C('TableSetGetIndex'), tsValue = C('TableSetGetValue');
-const tgrValue = C('TableGrowGetValue'), tgrDelta = C('TableGrowGetDelta');
-const tmN = C('TupleMakeGetNumOperands'), tmAt = C('TupleMakeGetOperandAt'), teTuple = C('TupleExtractGetTuple');
+/**
+ * Child operands of every expression kind the compiler meets, in evaluation order, as getter and
+ * setter pairs ("Name" → _BinaryenKindGetName / _BinaryenKindSetName), or a list accessor.
+ * Driving both the walk and in-place replacement from one table keeps them in agreement.
+ */
+type Field = { get: Fn; set: Fn } | { n: Fn; at: Fn; setAt: Fn };
+function F(kind: string, ...names: string[]): Field[] {
+  return names.map((n) => {
+    if (!n.startsWith('*')) return { get: C(`${kind}Get${n}`), set: C(`${kind}Set${n}`) };
+    const one = n.slice(1);
+    return { n: C(`${kind}GetNum${one === 'Child' ? 'Children' : one + 's'}`), at: C(`${kind}Get${one}At`), setAt: C(`${kind}Set${one}At`) };
+  });
+}
+const FIELDS = new Map<number, Field[]>([
+  [Id.Block, F('Block', '*Child')],
+  [Id.If, F('If', 'Condition', 'IfTrue', 'IfFalse')],
+  [Id.Loop, F('Loop', 'Body')],
+  [Id.Break, F('Break', 'Value', 'Condition')],
+  [Id.Switch, F('Switch', 'Value', 'Condition')],
+  [Id.Call, F('Call', '*Operand')],
+  [Id.CallIndirect, [...F('CallIndirect', '*Operand'), ...F('CallIndirect', 'Target')]],
+  [Id.LocalSet, F('LocalSet', 'Value')],
+  [Id.GlobalSet, F('GlobalSet', 'Value')],
+  [Id.Load, F('Load', 'Ptr')],
+  [Id.Store, F('Store', 'Ptr', 'Value')],
+  [Id.AtomicRMW, F('AtomicRMW', 'Ptr', 'Value')],
+  [Id.AtomicCmpxchg, F('AtomicCmpxchg', 'Ptr', 'Expected', 'Replacement')],
+  [Id.AtomicWait, F('AtomicWait', 'Ptr', 'Expected', 'Timeout')],
+  [Id.AtomicNotify, F('AtomicNotify', 'Ptr', 'NotifyCount')],
+  [Id.SIMDExtract, F('SIMDExtract', 'Vec')],
+  [Id.SIMDReplace, F('SIMDReplace', 'Vec', 'Value')],
+  [Id.SIMDShuffle, F('SIMDShuffle', 'Left', 'Right')],
+  [Id.SIMDTernary, F('SIMDTernary', 'A', 'B', 'C')],
+  [Id.SIMDShift, F('SIMDShift', 'Vec', 'Shift')],
+  [Id.SIMDLoad, F('SIMDLoad', 'Ptr')],
+  [Id.SIMDLoadStoreLane, F('SIMDLoadStoreLane', 'Ptr', 'Vec')],
+  [Id.MemoryInit, F('MemoryInit', 'Dest', 'Offset', 'Size')],
+  [Id.MemoryCopy, F('MemoryCopy', 'Dest', 'Source', 'Size')],
+  [Id.MemoryFill, F('MemoryFill', 'Dest', 'Value', 'Size')],
+  [Id.Unary, F('Unary', 'Value')],
+  [Id.Binary, F('Binary', 'Left', 'Right')],
+  [Id.Select, F('Select', 'IfTrue', 'IfFalse', 'Condition')],
+  [Id.Drop, F('Drop', 'Value')],
+  [Id.Return, F('Return', 'Value')],
+  [Id.MemoryGrow, F('MemoryGrow', 'Delta')],
+  [Id.RefIsNull, F('RefIsNull', 'Value')],
+  [Id.RefAs, F('RefAs', 'Value')],
+  [Id.RefEq, F('RefEq', 'Left', 'Right')],
+  [Id.TableGet, F('TableGet', 'Index')],
+  [Id.TableSet, F('TableSet', 'Index', 'Value')],
+  [Id.TableGrow, F('TableGrow', 'Value', 'Delta')],
+  [Id.TupleMake, F('TupleMake', '*Operand')],
+  [Id.TupleExtract, F('TupleExtract', 'Tuple')],
+]);
 
 /** Kinds with no children. */
 const LEAVES = new Set<number>([
@@ -291,135 +326,127 @@ export const OPAQUE = new Set<number>([Id.TableFill, Id.TableCopy, Id.TableInit]
  */
 export function pushChildren(e: Expr, id: number, out: Expr[]): boolean {
   if (LEAVES.has(id)) return true;
-  const p = (c: Expr): void => {
-    if (c) out.push(c);
-  };
-  switch (id) {
-    case Id.Block: {
-      const n = blockN(e);
-      for (let i = 0; i < n; i++) p(blockAt(e, i));
-      return true;
+  const fields = FIELDS.get(id);
+  if (!fields) return false;
+  for (const f of fields) {
+    if ('get' in f) {
+      const c = f.get(e);
+      if (c) out.push(c);
+    } else {
+      const n = f.n(e);
+      for (let i = 0; i < n; i++) out.push(f.at(e, i));
     }
-    case Id.If: p(ifCond(e)); p(ifTrue(e)); p(ifFalse(e)); return true;
-    case Id.Loop: p(loopBody(e)); return true;
-    case Id.Break: p(brValue(e)); p(brCond(e)); return true;
-    case Id.Switch: p(swValue(e)); p(swCond(e)); return true;
-    case Id.Call: {
-      const n = callN(e);
-      for (let i = 0; i < n; i++) p(callAt(e, i));
-      return true;
-    }
-    case Id.CallIndirect: {
-      const n = ciN(e);
-      for (let i = 0; i < n; i++) p(ciAt(e, i));
-      p(ciTarget(e));
-      return true;
-    }
-    case Id.LocalSet: p(lsValue(e)); return true;
-    case Id.GlobalSet: p(gsValue(e)); return true;
-    case Id.Load: p(loadPtr(e)); return true;
-    case Id.Store: p(storePtr(e)); p(storeValue(e)); return true;
-    case Id.AtomicRMW: p(rmwPtr(e)); p(rmwValue(e)); return true;
-    case Id.AtomicCmpxchg: p(cxPtr(e)); p(cxExpected(e)); p(cxRepl(e)); return true;
-    case Id.AtomicWait: p(waitPtr(e)); p(waitExpected(e)); p(waitTimeout(e)); return true;
-    case Id.AtomicNotify: p(notifyPtr(e)); p(notifyCount(e)); return true;
-    case Id.SIMDExtract: p(sxVec(e)); return true;
-    case Id.SIMDReplace: p(srVec(e)); p(srValue(e)); return true;
-    case Id.SIMDShuffle: p(shufL(e)); p(shufR(e)); return true;
-    case Id.SIMDTernary: p(ternA(e)); p(ternB(e)); p(ternC(e)); return true;
-    case Id.SIMDShift: p(shiftVec(e)); p(shiftShift(e)); return true;
-    case Id.SIMDLoad: p(sLoadPtr(e)); return true;
-    case Id.SIMDLoadStoreLane: p(laneePtr(e)); p(laneVec(e)); return true;
-    case Id.MemoryInit: p(miDest(e)); p(miOffset(e)); p(miSize(e)); return true;
-    case Id.MemoryCopy: p(mcDest(e)); p(mcSource(e)); p(mcSize(e)); return true;
-    case Id.MemoryFill: p(mfDest(e)); p(mfValue(e)); p(mfSize(e)); return true;
-    case Id.Unary: p(unValue(e)); return true;
-    case Id.Binary: p(binL(e)); p(binR(e)); return true;
-    case Id.Select: p(selT(e)); p(selF(e)); p(selC(e)); return true;
-    case Id.Drop: p(dropValue(e)); return true;
-    case Id.Return: p(retValue(e)); return true;
-    case Id.MemoryGrow: p(growDelta(e)); return true;
-    case Id.RefIsNull: p(rinValue(e)); return true;
-    case Id.RefAs: p(raValue(e)); return true;
-    case Id.RefEq: p(reL(e)); p(reR(e)); return true;
-    case Id.TableGet: p(tgIndex(e)); return true;
-    case Id.TableSet: p(tsIndex(e)); p(tsValue(e)); return true;
-    case Id.TableGrow: p(tgrValue(e)); p(tgrDelta(e)); return true;
-    case Id.TupleMake: {
-      const n = tmN(e);
-      for (let i = 0; i < n; i++) p(tmAt(e, i));
-      return true;
-    }
-    case Id.TupleExtract: p(teTuple(e)); return true;
-    default:
-      return false;
   }
+  return true;
 }
+
+/** Where an expression sits: a function's body, or an operand of `parent`. */
+export type Slot = { fn: FunctionRef; parent?: undefined } | { parent: Expr; parentId: number };
+
+/** Replaces `old` (which sits in `slot`) by `e`. */
+export function replaceIn(slot: Slot, old: Expr, e: Expr): void {
+  if (slot.parent === undefined) {
+    setBodyRaw(slot.fn, e);
+    return;
+  }
+  for (const f of FIELDS.get(slot.parentId) ?? []) {
+    if ('get' in f) {
+      if (f.get(slot.parent) === old) {
+        f.set(slot.parent, e);
+        return;
+      }
+    } else {
+      const n = f.n(slot.parent);
+      for (let i = 0; i < n; i++) {
+        if (f.at(slot.parent, i) === old) {
+          f.setAt(slot.parent, i, e);
+          return;
+        }
+      }
+    }
+  }
+  throw new Error(`compiler bug: expression not found in its ${idToName(slot.parentId)} parent`);
+}
+
+const setBodyRaw = C('FunctionSetBody');
+export const functionBody: (fn: FunctionRef) => Expr = C('FunctionGetBody');
+export function functionName(fn: FunctionRef): string {
+  return binaryen.getFunctionInfo(fn).name;
+}
+export const callIsReturn: (e: Expr) => number = C('CallIsReturn');
+export const callIndirectIsReturn: (e: Expr) => number = C('CallIndirectIsReturn');
 
 /** Text of one expression (used only to inspect the rare kinds whose children are unreachable). */
 export function exprText(e: Expr): string {
   return binaryen.emitText(e);
 }
 
+const get = (kind: string, name: string): Fn => C(`${kind}Get${name}`);
+const set = (kind: string, name: string): Fn => C(`${kind}Set${name}`);
+
 /** Typed access to the memory-touching expressions, for the bounds pass. */
 export const Mem = {
-  loadBytes: C('LoadGetBytes'),
+  loadBytes: get('Load', 'Bytes'),
   loadIsAtomic: C('LoadIsAtomic'),
-  storeIsAtomic: C('StoreIsAtomic'),
   loadOffset: (e: Expr): number => C('LoadGetOffset')(e) >>> 0,
-  loadPtr,
-  loadSetPtr: C('LoadSetPtr'),
-  storeBytes: C('StoreGetBytes'),
+  loadPtr: get('Load', 'Ptr'),
+  loadSetPtr: set('Load', 'Ptr'),
+  storeBytes: get('Store', 'Bytes'),
+  storeIsAtomic: C('StoreIsAtomic'),
   storeOffset: (e: Expr): number => C('StoreGetOffset')(e) >>> 0,
-  storePtr,
-  storeSetPtr: C('StoreSetPtr'),
-  storeValue,
-  storeSetValue: C('StoreSetValue'),
-  rmwBytes: C('AtomicRMWGetBytes'),
+  storePtr: get('Store', 'Ptr'),
+  storeSetPtr: set('Store', 'Ptr'),
+  storeValue: get('Store', 'Value'),
+  storeSetValue: set('Store', 'Value'),
+  rmwBytes: get('AtomicRMW', 'Bytes'),
   rmwOffset: (e: Expr): number => C('AtomicRMWGetOffset')(e) >>> 0,
-  rmwPtr,
-  rmwSetPtr: C('AtomicRMWSetPtr'),
-  rmwValue,
-  rmwSetValue: C('AtomicRMWSetValue'),
-  cxBytes: C('AtomicCmpxchgGetBytes'),
+  rmwPtr: get('AtomicRMW', 'Ptr'),
+  rmwSetPtr: set('AtomicRMW', 'Ptr'),
+  rmwValue: get('AtomicRMW', 'Value'),
+  rmwSetValue: set('AtomicRMW', 'Value'),
+  cxBytes: get('AtomicCmpxchg', 'Bytes'),
   cxOffset: (e: Expr): number => C('AtomicCmpxchgGetOffset')(e) >>> 0,
-  cxPtr,
-  cxSetPtr: C('AtomicCmpxchgSetPtr'),
-  cxRepl,
-  cxSetRepl: C('AtomicCmpxchgSetReplacement'),
-  waitPtr,
-  waitSetPtr: C('AtomicWaitSetPtr'),
-  waitExpectedType: C('AtomicWaitGetExpectedType'),
-  waitTimeout,
-  waitSetTimeout: C('AtomicWaitSetTimeout'),
-  notifyPtr,
-  notifySetPtr: C('AtomicNotifySetPtr'),
-  notifyCount,
-  notifySetCount: C('AtomicNotifySetNotifyCount'),
-  sLoadOp: C('SIMDLoadGetOp'),
+  cxPtr: get('AtomicCmpxchg', 'Ptr'),
+  cxSetPtr: set('AtomicCmpxchg', 'Ptr'),
+  cxExpected: get('AtomicCmpxchg', 'Expected'),
+  cxRepl: get('AtomicCmpxchg', 'Replacement'),
+  cxSetRepl: set('AtomicCmpxchg', 'Replacement'),
+  waitPtr: get('AtomicWait', 'Ptr'),
+  waitSetPtr: set('AtomicWait', 'Ptr'),
+  waitExpected: get('AtomicWait', 'Expected'),
+  waitExpectedType: get('AtomicWait', 'ExpectedType'),
+  waitTimeout: get('AtomicWait', 'Timeout'),
+  waitSetTimeout: set('AtomicWait', 'Timeout'),
+  notifyPtr: get('AtomicNotify', 'Ptr'),
+  notifySetPtr: set('AtomicNotify', 'Ptr'),
+  notifyCount: get('AtomicNotify', 'NotifyCount'),
+  notifySetCount: set('AtomicNotify', 'NotifyCount'),
+  sLoadOp: get('SIMDLoad', 'Op'),
   sLoadOffset: (e: Expr): number => C('SIMDLoadGetOffset')(e) >>> 0,
-  sLoadPtr,
-  sLoadSetPtr: C('SIMDLoadSetPtr'),
-  laneOp: C('SIMDLoadStoreLaneGetOp'),
+  sLoadPtr: get('SIMDLoad', 'Ptr'),
+  sLoadSetPtr: set('SIMDLoad', 'Ptr'),
+  laneOp: get('SIMDLoadStoreLane', 'Op'),
   laneOffset: (e: Expr): number => C('SIMDLoadStoreLaneGetOffset')(e) >>> 0,
-  lanePtr: laneePtr,
-  laneSetPtr: C('SIMDLoadStoreLaneSetPtr'),
-  laneVec,
-  laneSetVec: C('SIMDLoadStoreLaneSetVec'),
-  miDest,
-  miSetDest: C('MemoryInitSetDest'),
-  miSize,
-  miSetSize: C('MemoryInitSetSize'),
-  mcDest,
-  mcSetDest: C('MemoryCopySetDest'),
-  mcSource,
-  mcSetSource: C('MemoryCopySetSource'),
-  mcSize,
-  mcSetSize: C('MemoryCopySetSize'),
-  mfDest,
-  mfSetDest: C('MemoryFillSetDest'),
-  mfSize,
-  mfSetSize: C('MemoryFillSetSize'),
+  lanePtr: get('SIMDLoadStoreLane', 'Ptr'),
+  laneSetPtr: set('SIMDLoadStoreLane', 'Ptr'),
+  laneVec: get('SIMDLoadStoreLane', 'Vec'),
+  laneSetVec: set('SIMDLoadStoreLane', 'Vec'),
+  miDest: get('MemoryInit', 'Dest'),
+  miSetDest: set('MemoryInit', 'Dest'),
+  miOffset: get('MemoryInit', 'Offset'),
+  miSize: get('MemoryInit', 'Size'),
+  miSetSize: set('MemoryInit', 'Size'),
+  mcDest: get('MemoryCopy', 'Dest'),
+  mcSetDest: set('MemoryCopy', 'Dest'),
+  mcSource: get('MemoryCopy', 'Source'),
+  mcSetSource: set('MemoryCopy', 'Source'),
+  mcSize: get('MemoryCopy', 'Size'),
+  mcSetSize: set('MemoryCopy', 'Size'),
+  mfDest: get('MemoryFill', 'Dest'),
+  mfSetDest: set('MemoryFill', 'Dest'),
+  mfValue: get('MemoryFill', 'Value'),
+  mfSize: get('MemoryFill', 'Size'),
+  mfSetSize: set('MemoryFill', 'Size'),
 };
 
 export const Op = {
@@ -427,26 +454,86 @@ export const Op = {
   Load16Splat: binaryen.Load16SplatVec128 as number,
   Load32Splat: binaryen.Load32SplatVec128 as number,
   Load64Splat: binaryen.Load64SplatVec128 as number,
-  Load8x8S: binaryen.Load8x8SVec128 as number,
-  Load8x8U: binaryen.Load8x8UVec128 as number,
-  Load16x4S: binaryen.Load16x4SVec128 as number,
-  Load16x4U: binaryen.Load16x4UVec128 as number,
-  Load32x2S: binaryen.Load32x2SVec128 as number,
-  Load32x2U: binaryen.Load32x2UVec128 as number,
   Load32Zero: binaryen.Load32ZeroVec128 as number,
-  Load64Zero: binaryen.Load64ZeroVec128 as number,
   Load8Lane: binaryen.Load8LaneVec128 as number,
   Load16Lane: binaryen.Load16LaneVec128 as number,
   Load32Lane: binaryen.Load32LaneVec128 as number,
-  Load64Lane: binaryen.Load64LaneVec128 as number,
   Store8Lane: binaryen.Store8LaneVec128 as number,
   Store16Lane: binaryen.Store16LaneVec128 as number,
   Store32Lane: binaryen.Store32LaneVec128 as number,
-  Store64Lane: binaryen.Store64LaneVec128 as number,
 };
 
-export const loopSetBodyRaw = loopSetBody;
-export { loopBody };
+/** Branch targets: label names of blocks/loops and the names branches use. */
+type Named = { getName(e: Expr): string | null; setName(e: Expr, n: string): void };
+type SwitchW = { getNames(e: Expr): string[]; setNameAt(e: Expr, i: number, n: string): void; getDefaultName(e: Expr): string | null; setDefaultName(e: Expr, n: string): void };
+const W = binaryen as unknown as { Block: Named; Loop: Named; Break: Named; Switch: SwitchW };
+export function labelOf(e: Expr): string | null {
+  const id = getId(e);
+  return id === Id.Block ? W.Block.getName(e) : id === Id.Loop ? W.Loop.getName(e) : null;
+}
+/** Label names `e`'s branches (br, br_if, br_table) jump to. */
+export function branchTargets(e: Expr): string[] {
+  const id = getId(e);
+  if (id === Id.Break) return [W.Break.getName(e)!];
+  if (id === Id.Switch) return [...W.Switch.getNames(e), W.Switch.getDefaultName(e)!];
+  return [];
+}
+/** Gives every label defined inside `root` a fresh name (Binaryen IR requires unique labels: used after copyExpression). */
+export function renameLabels(root: Expr, suffix: string): void {
+  const defined = new Map<string, string>();
+  const all: Expr[] = [];
+  const stack = [root];
+  const kids: Expr[] = [];
+  while (stack.length) {
+    const e = stack.pop()!;
+    all.push(e);
+    const l = labelOf(e);
+    if (l !== null) defined.set(l, l + suffix);
+    kids.length = 0;
+    pushChildren(e, getId(e), kids);
+    stack.push(...kids);
+  }
+  for (const e of all) {
+    const id = getId(e);
+    const l = labelOf(e);
+    if (l !== null) (id === Id.Block ? W.Block : W.Loop).setName(e, defined.get(l)!);
+    else if (id === Id.Break) {
+      const t = defined.get(W.Break.getName(e)!);
+      if (t) W.Break.setName(e, t);
+    } else if (id === Id.Switch) {
+      W.Switch.getNames(e).forEach((n, i) => {
+        const t = defined.get(n);
+        if (t) W.Switch.setNameAt(e, i, t);
+      });
+      const t = defined.get(W.Switch.getDefaultName(e)!);
+      if (t) W.Switch.setDefaultName(e, t);
+    }
+  }
+}
+
+const binOp = C('BinaryGetOp');
+export function binaryOp(e: Expr): number {
+  return binOp(e);
+}
+export const BinOp = {
+  AddInt32: binaryen.AddInt32 as number,
+  SubInt32: binaryen.SubInt32 as number,
+  NeInt32: binaryen.NeInt32 as number,
+  LtUInt32: binaryen.LtUInt32 as number,
+  LtSInt32: binaryen.LtSInt32 as number,
+  GtUInt32: binaryen.GtUInt32 as number,
+  GtSInt32: binaryen.GtSInt32 as number,
+};
+export function binaryOperands(e: Expr): [Expr, Expr] {
+  const k: Expr[] = [];
+  pushChildren(e, Id.Binary, k);
+  return [k[0]!, k[1]!];
+}
+export const breakCondition: (e: Expr) => Expr = C('BreakGetCondition');
+export const breakValue: (e: Expr) => Expr = C('BreakGetValue');
+
+export const loopBody = get('Loop', 'Body');
+export const loopSetBody = set('Loop', 'Body');
 
 // ---- module-level helpers ------------------------------------------------------------------
 
@@ -513,10 +600,37 @@ export function callTarget(e: Expr): string {
 export function isPure(m: Module, e: Expr): boolean {
   // getSideEffects takes the module (the typings say features); SideEffects is a const enum in
   // the typings, so read the values at run time.
-  const fx = binaryen.getSideEffects(e, m as unknown as binaryen.Features) as number;
+  const fx = binaryen.getSideEffects(e, m as unknown as binaryenT.Features) as number;
   const se = (binaryen as unknown as { SideEffects: Record<string, number> }).SideEffects;
   const allowed = se.ReadsLocal! | se.ReadsGlobal!;
   return (fx & ~allowed) === 0;
+}
+
+const lsIsTee = C('LocalSetIsTee'), lsIndex = C('LocalSetGetIndex'), lsValue = C('LocalSetGetValue');
+/** A local.set / local.tee's parts. */
+export function localSetParts(e: Expr): { tee: boolean; index: number; value: Expr } {
+  return { tee: !!lsIsTee(e), index: lsIndex(e), value: lsValue(e) };
+}
+
+const blockGetName = C('BlockGetName');
+/** Whether a block has a label (can be a branch target). */
+export function blockHasName(e: Expr): boolean {
+  return blockGetName(e) !== 0;
+}
+
+/** Whether evaluating `e` can write local `index`. */
+export function writesLocal(e: Expr, index: number): boolean {
+  const stack = [e];
+  const kids: Expr[] = [];
+  while (stack.length) {
+    const x = stack.pop()!;
+    const id = getId(x);
+    if (id === Id.LocalSet && lsIndex(x) === index) return true;
+    kids.length = 0;
+    if (!pushChildren(x, id, kids)) return true;
+    stack.push(...kids);
+  }
+  return false;
 }
 
 export function localIndex(e: Expr): number {

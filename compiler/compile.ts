@@ -11,13 +11,13 @@
 import { SledgeError } from '../contract/errors.ts';
 import { MEMORY_IMPORT, PREEMPT_MEMORY_IMPORT } from '../contract/host-abi.ts';
 import type { BoundsMode, Feature } from '../contract/manifest.ts';
-import { binaryenVersion, emitBinary, exportTarget, type Module } from './binaryen.ts';
+import { binaryenVersion, emitBinary, exportTarget, validate, type Module } from './binaryen.ts';
 import { checkAbi } from './passes/abi-check.ts';
 import { insertBoundsChecks, type CheckStyle } from './passes/bounds-software.ts';
 import { DEFAULT_MAX_PAGES, importMemory, MAX_PAGES_CAP } from './passes/memory-import.ts';
 import { cleanupInstrumentation, optimizeModule } from './passes/optimize.ts';
 import { readModule, validateInput } from './passes/validate.ts';
-import { insertYieldPoints } from './passes/yield-points.ts';
+import { insertYieldPoints, type YieldStyle } from './passes/yield-points.ts';
 import { readModuleInfo } from './wasm-binary.ts';
 
 export interface CompileOptions {
@@ -30,8 +30,10 @@ export interface CompileOptions {
   maxMemoryPages?: number;
   /** File name for error messages. */
   where: string;
-  /** Benchmark knob: how a software check learns the memory size (default 'cached'). */
+  /** Benchmark knob: how a software check learns the memory size (default 'local'). */
   boundsCheckStyle?: CheckStyle;
+  /** Benchmark knob: the yield point shape at loops (default 'wrap'). */
+  yieldStyle?: YieldStyle;
 }
 
 export interface CompiledModule {
@@ -65,6 +67,7 @@ export async function compileModule(input: Uint8Array, opts: CompileOptions): Pr
   let wasm: Uint8Array;
   let boundsChecks = 0;
   let yieldPointCount = 0;
+  let binaryenProblems: string[] = [];
   try {
     // The probe exports also keep the optimizer from dropping sledge.preempt before it is used.
     const memory = probe(m, mem.probe.memory);
@@ -75,12 +78,13 @@ export async function compileModule(input: Uint8Array, opts: CompileOptions): Pr
       boundsChecks = insertBoundsChecks(m, { memory, initialPages: mem.initialPages, checkStyle: opts.boundsCheckStyle, where });
     }
     if (preempt !== undefined) {
-      yieldPointCount = insertYieldPoints(m, { preemptMemory: preempt, where });
+      yieldPointCount = insertYieldPoints(m, { preemptMemory: preempt, where, style: opts.yieldStyle });
     }
     m.removeExport(mem.probe.memory);
     if (mem.probe.preempt !== undefined) m.removeExport(mem.probe.preempt);
     if (boundsChecks || yieldPointCount) cleanupInstrumentation(m, opts.optLevel);
     wasm = emitBinary(m);
+    if (!WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>)) binaryenProblems = validate(m);
   } finally {
     m.dispose();
   }
@@ -92,7 +96,10 @@ export async function compileModule(input: Uint8Array, opts: CompileOptions): Pr
     } catch (e) {
       reason = (e as Error).message;
     }
-    throw new SledgeError('INTERNAL', `${where}: sledgec produced an invalid module (a compiler bug)`, { details: [reason], hint: 'please report it with the input file' });
+    throw new SledgeError('INTERNAL', `${where}: sledgec produced an invalid module (a compiler bug)`, {
+      details: [reason, ...binaryenProblems.slice(0, 20)],
+      hint: 'please report it with the input file; building with --bounds guard may work around it',
+    });
   }
 
   const out = readModuleInfo(wasm, where);

@@ -2,34 +2,37 @@
 //
 // Check shape (per access of static size S at offset K, address operand in local $a):
 //
-//   if (i64.gt_u (local.tee $end (i64.add (i64.extend_i32_u $a) (i64.const K+S))) (global.get $mem_end))
-//     (call $sledgec$bounds_slow (local.get $end) (i32.const S))
+//   (if (i64.gt_u (local.tee $end (i64.add (i64.extend_i32_u $a) (i64.const K+S))) (local.get $limit))
+//     (then (call $sledge.bounds_trap (i64.sub $end S) S) (unreachable)))
 //
-// The effective address is computed in i64, so offsets up to 2^32-1 never wrap. $mem_end caches
-// the memory size in bytes; it starts at the declared initial size (an instance's memory is never
-// smaller) and is refreshed only on the cold path: $bounds_slow re-reads memory.size and, if the
-// access is still out of bounds, calls sledge.bounds_trap(address, size) then `unreachable`.
-// Memory never shrinks, so a stale cache only errs towards the slow path: memory.grow (by the
-// guest, or a pooled memory grown by an earlier run) needs no hook. The alternative (reading
-// memory.size at every check) is kept as `checkStyle: 'memory-size'` for the benchmark.
+// The effective address is computed in i64, so offsets up to 2^32-1 never wrap. $limit is the
+// memory size in bytes, kept in a local of each function that accesses memory: set at entry
+// (memory.size, so a pooled memory larger than declared is seen as it is) and after every call
+// and memory.grow in the function — the only ways the size can change, since the host never grows
+// the sandbox's memory. The limit is thus exact, and the failing path traps without ever
+// rejoining the hot path; that matters in V8 (bench/bounds.ts: a returning slow-path call in the
+// check cost 1.36× overall against 1.17× for one that never returns). Other shapes kept for the
+// benchmark: `memory-size` (read memory.size at every check) and `global` (one exact global, set
+// by a start function and after each memory.grow).
 //
-// Atomic accesses: V8 checks alignment before bounds, so a misaligned out-of-bounds atomic must
-// keep V8's "unaligned" trap; their slow path ($bounds_slow_atomic) returns on misalignment and
-// lets the access itself trap.
+// Atomic accesses: V8 checks alignment before bounds, so a misaligned out-of-bounds atomic keeps
+// V8's "unaligned" trap (the check also requires alignment before calling bounds_trap).
 //
 // Evaluation order is preserved by rewriting operands in place: the address operand is evaluated
 // once into a local (local.tee), the check runs after the *last* operand is evaluated (inside that
 // operand's slot), exactly where the engine would trap. When the later operands are pure, the check
-// moves into the address slot instead (unobservable, and lets V8 schedule it early).
+// moves into the address slot instead (unobservable, and lets V8 schedule it early). A constant
+// address inside the declared initial memory needs no check.
 
 import { SledgeError } from '../../contract/errors.ts';
 import { SLEDGE_MODULE } from '../../contract/host-abi.ts';
 import {
-  createType, exprText, freshName, functions, getId, getType, Id, idToName, importedFunctionName, isPure, localIndex, constI32,
-  Mem, OPAQUE, Op, pushChildren, addVar, T, type Expr, type FunctionRef, type Module, type Type,
+  addVar, callIndirectIsReturn, callIsReturn, callTarget, constI32, createType, exprText, freshName, functionBody, functionName, functions,
+  blockHasName, getId, getType, Id, idToName, importedFunctionName, isPure, localIndex, localSetParts, Mem, writesLocal, OPAQUE, Op, pushChildren, replaceIn, setBody, T,
+  type Expr, type FunctionRef, type Module, type Slot, type Type,
 } from '../binaryen.ts';
 
-export type CheckStyle = 'cached' | 'memory-size';
+export type CheckStyle = 'local' | 'global' | 'memory-size';
 
 export interface BoundsOptions {
   /** Binaryen's internal name of the sandbox memory. */
@@ -82,44 +85,31 @@ function laneSize(op: number): number {
 }
 
 export function insertBoundsChecks(m: Module, opts: BoundsOptions): number {
-  const style = opts.checkStyle ?? 'cached';
-  const mem = opts.memory;
+  const style = opts.checkStyle ?? 'local';
   const i64i32 = createType([T.i64, T.i32]);
 
   const trap = importedFunctionName(m, SLEDGE_MODULE, 'bounds_trap', i64i32, T.none) ?? freshName(m, 'sledgec$bounds_trap');
   if (!m.getFunction(trap)) m.addFunctionImport(trap, SLEDGE_MODULE, 'bounds_trap', i64i32, T.none);
 
-  let memEnd = '';
-  let slow = '';
-  let slowAtomic = '';
-  if (style === 'cached') {
-    memEnd = freshName(m, 'sledgec$mem_end');
-    m.addGlobal(memEnd, T.i64, true, m.i64.const(BigInt(opts.initialPages * PAGE)));
-    slow = freshName(m, 'sledgec$bounds_slow');
-    // (param $end i64) (param $size i32): refresh the cache; trap if still out of bounds.
-    m.addFunction(slow, i64i32, T.none, [], m.block(null, [
-      m.global.set(memEnd, m.i64.shl(m.i64.extend_u(m.memory.size(mem)), m.i64.const(16n))),
-      m.if(
-        m.i64.gt_u(m.local.get(0, T.i64), m.global.get(memEnd, T.i64)),
-        m.block(null, [
-          m.call(trap, [m.i64.sub(m.local.get(0, T.i64), m.i64.extend_u(m.local.get(1, T.i32))), m.local.get(1, T.i32)], T.none),
-          m.unreachable(),
-        ]),
-      ),
-    ]));
-    slowAtomic = freshName(m, 'sledgec$bounds_slow_atomic');
-    // Misaligned (end ≡ address mod size): return, the atomic access itself traps as unaligned.
-    m.addFunction(slowAtomic, i64i32, T.none, [], m.if(
-      m.i64.eqz(m.i64.and(m.local.get(0, T.i64), m.i64.extend_u(m.i32.sub(m.local.get(1, T.i32), m.i32.const(1))))),
-      m.call(slow, [m.local.get(0, T.i64), m.local.get(1, T.i32)], T.none),
-    ));
+  const memBytes = (): Expr => m.i64.shl(m.i64.extend_u(m.memory.size(opts.memory)), m.i64.const(16n));
+  let sizeGlobal = '';
+  let init = '';
+  if (style === 'global') {
+    // Exact at all times: set by a start function (a pooled memory may be larger than declared),
+    // then after every memory.grow (only the guest grows its memory).
+    sizeGlobal = freshName(m, 'sledgec$memory_bytes');
+    m.addGlobal(sizeGlobal, T.i64, true, m.i64.const(0n));
+    init = freshName(m, 'sledgec$init_memory_bytes');
+    const start = m.getStart();
+    const startName = start ? functionName(start) : undefined;
+    const setIt = m.global.set(sizeGlobal, memBytes());
+    m.setStart(m.addFunction(init, T.none, T.none, [], startName ? m.block(null, [setIt, m.call(startName, [], T.none)]) : setIt));
   }
-  const helpers = new Set([slow, slowAtomic]);
 
   let count = 0;
   for (const f of functions(m)) {
-    if (f.imported || helpers.has(f.name)) continue;
-    count += instrumentFunction(m, f.ref, f.body, { ...opts, style, trap, memEnd, slow, slowAtomic });
+    if (f.imported || f.name === init) continue;
+    count += instrumentFunction(m, f.ref, f.body, { ...opts, style, trap, sizeGlobal, memBytes });
   }
   return count;
 }
@@ -127,36 +117,71 @@ export function insertBoundsChecks(m: Module, opts: BoundsOptions): number {
 interface Ctx extends BoundsOptions {
   style: CheckStyle;
   trap: string;
-  memEnd: string;
-  slow: string;
-  slowAtomic: string;
+  sizeGlobal: string;
+  memBytes: () => Expr;
 }
 
 function instrumentFunction(m: Module, fn: FunctionRef, body: Expr, ctx: Ctx): number {
   // Pre-order walk (ancestors before descendants); then rewrite in reverse, so an access nested in
   // another's operand is rewritten first and the outer rewrite wraps the finished operand.
   const accesses: Access[] = [];
+  /** Calls and memory.grow, where the size may change: 'local' refreshes after calls and grows, 'global' after grows. */
+  const growPoints: { e: Expr; slot: Slot }[] = [];
   const stack: Expr[] = [body];
   const depths: number[] = [0];
+  const slots: Slot[] = [{ fn }];
   const kids: Expr[] = [];
   while (stack.length) {
     const e = stack.pop()!;
     const depth = depths.pop()!;
+    const slot = slots.pop()!;
     const id = getId(e);
     if (OPAQUE.has(id)) {
-      if (/\b(loop|load|store|memory\.|atomic|v128\.)/.test(exprText(e))) unsupported(ctx.where, id);
+      if (/\b(loop|load|store|memory\.|atomic|v128\.|call)/.test(exprText(e))) unsupported(ctx.where, id);
       continue;
     }
     kids.length = 0;
     if (!pushChildren(e, id, kids)) unsupported(ctx.where, id);
     const offsets = CHILD_DEPTH[id];
+    // An access with an unreachable operand never executes (Binaryen types it unreachable).
     if (offsets && kids.every((k) => getType(k) !== T.unreachable)) accesses.push({ e, id, depth });
+    if (getType(e) !== T.unreachable) {
+      if (id === Id.MemoryGrow) growPoints.push({ e, slot });
+      else if (ctx.style === 'local' && ((id === Id.Call && !callIsReturn(e) && callTarget(e) !== ctx.trap) || (id === Id.CallIndirect && !callIndirectIsReturn(e)))) growPoints.push({ e, slot });
+    }
     for (let i = kids.length - 1; i >= 0; i--) {
       stack.push(kids[i]!);
       depths.push(depth + (offsets ? offsets[i]! : 0));
+      slots.push({ parent: e, parentId: id });
     }
   }
-  if (!accesses.length) return 0;
+  if (!accesses.length && !(ctx.style === 'global' && growPoints.length)) return 0;
+
+  // The memory size in bytes as the checks see it.
+  let limLocal = -1;
+  const lim = (): number => (limLocal >= 0 ? limLocal : (limLocal = addVar(fn, T.i64)));
+  const limit = (): Expr => {
+    switch (ctx.style) {
+      case 'local': return m.local.get(lim(), T.i64);
+      case 'global': return m.global.get(ctx.sizeGlobal, T.i64);
+      default: return ctx.memBytes();
+    }
+  };
+  // Refresh after every point where the size can change, so the limit is exact and a failed
+  // check can trap without ever rejoining the hot path.
+  if (ctx.style !== 'memory-size') {
+    for (const g of growPoints) {
+      const t = getType(g.e);
+      const refresh = ctx.style === 'local' ? m.local.set(lim(), ctx.memBytes()) : m.global.set(ctx.sizeGlobal, ctx.memBytes());
+      let wrapped: Expr;
+      if (t === T.none) wrapped = m.block(null, [g.e, refresh], T.none);
+      else {
+        const tmp = addVar(fn, t);
+        wrapped = m.block(null, [m.local.set(tmp, g.e), refresh, m.local.get(tmp, t)], t);
+      }
+      replaceIn(g.slot, g.e, wrapped);
+    }
+  }
 
   // Locals: address locals by nesting depth (live across later operands), value locals by type and
   // depth (live only across the check), one i64 for the end address (live only inside a check).
@@ -173,6 +198,8 @@ function instrumentFunction(m: Module, fn: FunctionRef, body: Expr, ctx: Ctx): n
 
   const initialBytes = ctx.initialPages * PAGE;
   let count = 0;
+  /** Checks of `local + reach ≤ limit` whose address is a local, for dominated-check elimination. */
+  const checks = new Map<Expr, { local: number; reach: number }>();
 
   /** The check for a static-size access: `ptr` is an expression safe to evaluate again (local.get or const). */
   const check = (ptr: Expr, offset: number, size: number, atomic = false): Expr | null => {
@@ -182,24 +209,25 @@ function instrumentFunction(m: Module, fn: FunctionRef, body: Expr, ctx: Ctx): n
       if (constI32(ptr) + reach <= initialBytes) return null;
     }
     count++;
+    const local = getId(ptr) === Id.LocalGet ? localIndex(ptr) : -1;
     const sum = m.i64.add(m.i64.extend_u(ptr), i64const(m, reach));
-    return guard(sum, () => m.i32.const(size), atomic && size > 1 ? size : 0);
+    const g = guard(sum, () => m.i32.const(size), atomic && size > 1 ? size : 0);
+    // An atomic check passes on misalignment (V8 then traps), so it proves nothing about bounds.
+    if (local >= 0 && !(atomic && size > 1)) checks.set(g, { local, reach });
+    return g;
   };
   /** The check for a range [ptr, ptr+len) of dynamic length (bulk memory); `len` makes a fresh read of it. */
   const checkRange = (ptr: Expr, len: () => Expr): Expr => {
     count++;
     return guard(m.i64.add(m.i64.extend_u(ptr), m.i64.extend_u(len())), len, 0);
   };
-  /** if (end > memory size) → slow path / trap. `alignment` > 0: an atomic access of that size. */
+  /**
+   * if (end > memory size) → bounds_trap(end - size, size); unreachable. The failing path never
+   * rejoins. `alignment` > 0: an atomic access of that size, where V8 reports misalignment first.
+   */
   const guard = (endExpr: Expr, size: () => Expr, alignment: number): Expr => {
     const e = end();
-    if (ctx.style === 'cached') {
-      return m.if(
-        m.i64.gt_u(m.local.tee(e, endExpr, T.i64), m.global.get(ctx.memEnd, T.i64)),
-        m.call(alignment ? ctx.slowAtomic : ctx.slow, [m.local.get(e, T.i64), size()], T.none),
-      );
-    }
-    let oob = m.i64.gt_u(m.local.tee(e, endExpr, T.i64), m.i64.shl(m.i64.extend_u(m.memory.size(ctx.memory)), m.i64.const(16n)));
+    let oob = m.i64.gt_u(m.local.tee(e, endExpr, T.i64), limit());
     if (alignment) oob = m.i32.and(oob, m.i64.eqz(m.i64.and(m.local.get(e, T.i64), m.i64.const(BigInt(alignment - 1)))));
     return m.if(
       oob,
@@ -222,11 +250,20 @@ function instrumentFunction(m: Module, fn: FunctionRef, body: Expr, ctx: Ctx): n
   /** Address operand followed by its check (when nothing observable runs between them). */
   const checkedPtr = (ptr: Expr, depth: number, offset: number, size: number, atomic = false): Expr => {
     if (reusable(ptr)) return seq([check(again(ptr), offset, size, atomic), ptr], T.i32);
+    if (getId(ptr) === Id.LocalSet) {
+      // (local.tee $x V): check $x itself, so later accesses through $x can reuse the check.
+      const { index, value } = localSetParts(ptr);
+      return seq([m.local.set(index, value), check(m.local.get(index, T.i32), offset, size, atomic), m.local.get(index, T.i32)], T.i32);
+    }
     const a = addr(depth);
     return seq([m.local.set(a, ptr), check(m.local.get(a, T.i32), offset, size, atomic), m.local.get(a, T.i32)], T.i32);
   };
   /** Address operand saved for a check placed in a later operand. */
-  const savedPtr = (ptr: Expr, depth: number): { ptr: Expr; get: () => Expr } => {
+  const savedPtr = (ptr: Expr, depth: number, later: Expr[]): { ptr: Expr; get: () => Expr } => {
+    // The address already sits in a local the later operands leave alone: check that local.
+    const id = getId(ptr);
+    const own = id === Id.LocalGet ? localIndex(ptr) : id === Id.LocalSet && localSetParts(ptr).tee ? localSetParts(ptr).index : -1;
+    if (own >= 0 && !later.some((x) => writesLocal(x, own))) return { ptr, get: () => m.local.get(own, T.i32) };
     const a = addr(depth);
     return { ptr: m.local.tee(a, ptr, T.i32), get: () => m.local.get(a, T.i32) };
   };
@@ -246,7 +283,7 @@ function instrumentFunction(m: Module, fn: FunctionRef, body: Expr, ctx: Ctx): n
       setPtr(a.e, checkedPtr(ptr, a.depth, offset, size, atomic));
       return;
     }
-    const s = savedPtr(ptr, a.depth);
+    const s = savedPtr(ptr, a.depth, later);
     setPtr(a.e, s.ptr);
     setLast(a.e, after(later[later.length - 1]!, a.depth, [check(s.get(), offset, size, atomic)]));
   };
@@ -268,11 +305,11 @@ function instrumentFunction(m: Module, fn: FunctionRef, body: Expr, ctx: Ctx): n
         withLater(a, Mem.rmwPtr(e), Mem.rmwSetPtr, [Mem.rmwValue(e)], Mem.rmwSetValue, Mem.rmwOffset(e), Mem.rmwBytes(e), true);
         break;
       case Id.AtomicCmpxchg:
-        withLater(a, Mem.cxPtr(e), Mem.cxSetPtr, [cxExpectedOf(e), Mem.cxRepl(e)], Mem.cxSetRepl, Mem.cxOffset(e), Mem.cxBytes(e), true);
+        withLater(a, Mem.cxPtr(e), Mem.cxSetPtr, [Mem.cxExpected(e), Mem.cxRepl(e)], Mem.cxSetRepl, Mem.cxOffset(e), Mem.cxBytes(e), true);
         break;
       case Id.AtomicWait: {
         const size = Mem.waitExpectedType(e) === T.i64 ? 8 : 4;
-        withLater(a, Mem.waitPtr(e), Mem.waitSetPtr, [waitExpectedOf(e), Mem.waitTimeout(e)], Mem.waitSetTimeout, waitNotifyOffset(e), size, true);
+        withLater(a, Mem.waitPtr(e), Mem.waitSetPtr, [Mem.waitExpected(e), Mem.waitTimeout(e)], Mem.waitSetTimeout, waitNotifyOffset(e), size, true);
         break;
       }
       case Id.AtomicNotify:
@@ -284,7 +321,7 @@ function instrumentFunction(m: Module, fn: FunctionRef, body: Expr, ctx: Ctx): n
       case Id.MemoryFill:
       case Id.MemoryInit: {
         const fill = a.id === Id.MemoryFill;
-        const d = savedPtr(fill ? Mem.mfDest(e) : Mem.miDest(e), a.depth);
+        const d = savedPtr(fill ? Mem.mfDest(e) : Mem.miDest(e), a.depth, fill ? [Mem.mfValue(e), Mem.mfSize(e)] : [Mem.miOffset(e), Mem.miSize(e)]);
         (fill ? Mem.mfSetDest : Mem.miSetDest)(e, d.ptr);
         const size = fill ? Mem.mfSize(e) : Mem.miSize(e);
         const n = val(T.i32, a.depth + 1);
@@ -294,9 +331,9 @@ function instrumentFunction(m: Module, fn: FunctionRef, body: Expr, ctx: Ctx): n
       }
       case Id.MemoryCopy: {
         // memory.copy traps if either range is out of bounds; the destination is reported first.
-        const d = savedPtr(Mem.mcDest(e), a.depth);
+        const d = savedPtr(Mem.mcDest(e), a.depth, [Mem.mcSource(e), Mem.mcSize(e)]);
         Mem.mcSetDest(e, d.ptr);
-        const s = savedPtr(Mem.mcSource(e), a.depth + 1);
+        const s = savedPtr(Mem.mcSource(e), a.depth + 1, [Mem.mcSize(e)]);
         Mem.mcSetSource(e, s.ptr);
         const n = val(T.i32, a.depth + 2);
         const get = (): Expr => m.local.get(n, T.i32);
@@ -305,24 +342,77 @@ function instrumentFunction(m: Module, fn: FunctionRef, body: Expr, ctx: Ctx): n
       }
     }
   }
+  count -= eliminateDominatedChecks(m, fn, checks);
+  if (limLocal >= 0) setBody(fn, m.block(null, [m.local.set(limLocal, ctx.memBytes()), functionBody(fn)], T.auto));
   return count;
 }
+
+/**
+ * Removes checks made redundant by an earlier one: once `$x + R ≤ size` has passed, a later check
+ * of `$x + R' ≤ size` with R' ≤ R passes too, as long as $x was not written in between (memory never
+ * shrinks, so calls in between do not matter). Facts flow along straight-line code and into the
+ * arms of an `if`; they are dropped at merge points (after an if, at a labelled block's end, at a
+ * loop header), so a fact always comes from a check that dominates the one it removes.
+ */
+function eliminateDominatedChecks(m: Module, fn: FunctionRef, checks: Map<Expr, { local: number; reach: number }>): number {
+  if (!checks.size) return 0;
+  let removed = 0;
+  const MAX_DEPTH = 2000; // recursion guard: deeper nests keep their checks
+  const visit = (e: Expr, slot: Slot, facts: Map<number, number>, depth: number): void => {
+    const c = checks.get(e);
+    if (c) {
+      if ((facts.get(c.local) ?? -1) >= c.reach) {
+        replaceIn(slot, e, m.nop());
+        removed++;
+      } else facts.set(c.local, Math.max(c.reach, facts.get(c.local) ?? 0));
+      return;
+    }
+    if (depth > MAX_DEPTH) throw new DepthExceeded();
+    const id = getId(e);
+    const kids: Expr[] = [];
+    pushChildren(e, id, kids);
+    const here: Slot = { parent: e, parentId: id };
+    switch (id) {
+      case Id.If: {
+        visit(kids[0]!, here, facts, depth + 1);
+        const before = new Map(facts);
+        if (kids[1]) visit(kids[1], here, facts, depth + 1);
+        if (kids[2]) visit(kids[2], here, before, depth + 1);
+        facts.clear();
+        return;
+      }
+      case Id.Loop:
+        facts.clear();
+        visit(kids[0]!, here, facts, depth + 1);
+        return;
+      case Id.LocalSet: {
+        visit(kids[0]!, here, facts, depth + 1);
+        const { index, value } = localSetParts(e);
+        facts.delete(index);
+        // A copy: `$y = $x` carries $x's fact.
+        if (getId(value) === Id.LocalGet && facts.has(localIndex(value))) facts.set(index, facts.get(localIndex(value))!);
+        return;
+      }
+      default:
+        for (const k of kids) visit(k, here, facts, depth + 1);
+        if (id === Id.Block && blockHasName(e)) facts.clear();
+    }
+  };
+  try {
+    visit(functionBody(fn), { fn }, new Map(), 0);
+  } catch (e) {
+    if (!(e instanceof DepthExceeded)) throw e;
+  }
+  return removed;
+}
+
+class DepthExceeded extends Error {}
 
 function i64const(m: Module, v: number): Expr {
   return m.i64.const(BigInt(v));
 }
 
-// Operands the Mem table does not need elsewhere, read through the generic child list.
-function cxExpectedOf(e: Expr): Expr {
-  const k: Expr[] = [];
-  pushChildren(e, Id.AtomicCmpxchg, k);
-  return k[1]!;
-}
-function waitExpectedOf(e: Expr): Expr {
-  const k: Expr[] = [];
-  pushChildren(e, Id.AtomicWait, k);
-  return k[1]!;
-}
+
 
 /**
  * wait/notify carry an offset immediate but Binaryen's C API has no getter for it; read it from the

@@ -1,24 +1,55 @@
-// Pass 5: yield points, so the scheduler can preempt a sandbox without signals. Each point is
+// Pass 5: yield points, so the scheduler can preempt a sandbox without signals. A point reads the
+// per-worker flag page `sledge.preempt` (set non-zero by the runtime's timer when the quantum is
+// over) and, when it is set, clears it (acknowledging the request) and calls `sledge.yield`.
 //
-//   (if (i32.load $preempt (i32.const 0)) (call $sledge.yield))
+// Placement guarantees that every unbounded execution reaches a point within bounded time: every
+// loop header gets one (all back edges go there), and so does the entry of every function that
+// calls a non-leaf guest function (or calls indirectly). A leaf — no loops, no calls into the
+// guest — runs in time bounded by its size, so a function calling only leaves and host imports
+// (the host never calls back into the guest) is bounded too, while every recursion cycle passes
+// through an entry point. Between two points the guest thus runs at most one function body plus
+// the leaves it calls. (Checking only call-graph cycles would be cheaper but would let an acyclic
+// call DAG run for exponentially long without a point.) A function whose body starts with a loop
+// relies on that loop's point.
 //
-// reading the per-worker flag page `sledge.preempt` that the runtime's timer sets when the quantum
-// is over. Placement guarantees that every unbounded execution reaches a point within bounded
-// time: every loop header gets one (all back edges go there), and so does the entry of every
-// function that calls a non-leaf guest function (or calls indirectly). A leaf — no loops, no calls
-// into the guest — runs in time bounded by its size, so a function calling only leaves and host
-// imports (the host never calls back into the guest) is bounded too, while every recursion cycle
-// passes through an entry point. Between two points the guest thus runs at most one function body
-// plus the leaves it calls. (Checking only call-graph cycles would be cheaper but would let an
-// acyclic call DAG run for exponentially long without a point.) A function whose body starts with
-// a loop relies on that loop's point.
+// Shape at a loop (measured, see bench/bounds.ts): a call inside a hot loop, even on a path never
+// taken, costs V8 ~30% on tight loops (every value live across it must survive a call). So the
+// call is moved out of the loop, which is re-entered at its header after yielding:
+//
+//   (block $after (result T)
+//     (loop $again
+//       (block $yield
+//         (br $after (loop $L (br_if $yield (i32.load $preempt (i32.const 0))) B)))
+//       (i32.atomic.store $preempt (i32.const 0) (i32.const 0))   ;; acknowledge
+//       (call $sledge.yield)
+//       (br $again)))
+//
+// Re-entering at the header is exactly "check, then run the iteration": the state is in locals.
+// The hot loop holds one load and one branch. At function entries the plain
+// `(if (i32.load $preempt (i32.const 0)) (then acknowledge (call $sledge.yield)))` is used.
 
+import { SledgeError } from '../../contract/errors.ts';
 import { SLEDGE_MODULE } from '../../contract/host-abi.ts';
 import {
-  callTarget, freshName, functions, getId, Id, idToName, importedFunctionName, loopBody, loopSetBodyRaw, OPAQUE,
-  exprText, pushChildren, setBody, T, type Expr, type FunctionView, type Module,
+  binaryOp, binaryOperands, BinOp, branchTargets, breakCondition, breakValue, callTarget, constI32, exprText, freshName, functionBody,
+  functions, getId, getType, Id, idToName, importedFunctionName, labelOf, localIndex, localSetParts, loopBody, loopSetBody, OPAQUE,
+  pushChildren, renameLabels, replaceIn, setBody, T, type Expr, type FunctionView, type Module, type Slot,
 } from '../binaryen.ts';
-import { SledgeError } from '../../contract/errors.ts';
+
+/**
+ * 'versioned' (default): 'wrap', plus an unchecked copy of innermost counted loops for runs whose
+ * trip count is small (see boundedTripTest). 'wrap': the call outside the loop, as above.
+ * 'inline': `if (flag) call` at the loop header. The last two are kept for the benchmark.
+ */
+export type YieldStyle = 'versioned' | 'wrap' | 'inline';
+
+/**
+ * Work an unchecked loop run may do, in Binaryen expressions executed (~1 ns each when optimized):
+ * the preemption latency this adds is bounded by about 4 ms.
+ */
+const UNCHECKED_BUDGET = 1 << 22;
+/** Below this many iterations, versioning is not worth the code. */
+const MIN_UNCHECKED_TRIPS = 64;
 
 export interface YieldOptions {
   /** Binaryen's internal name of the sledge.preempt memory. */
@@ -26,27 +57,37 @@ export interface YieldOptions {
   where: string;
   /** Functions not to instrument (the compiler's own helpers). */
   skip?: ReadonlySet<string>;
+  style?: YieldStyle;
+}
+
+interface Scan {
+  f: FunctionView;
+  loops: { loop: Expr; slot: Slot }[];
+  callees: Set<string>;
+  indirect: boolean;
 }
 
 export function insertYieldPoints(m: Module, opts: YieldOptions): number {
   const yieldFn = importedFunctionName(m, SLEDGE_MODULE, 'yield', T.none, T.none) ?? freshName(m, 'sledgec$yield');
   if (!m.getFunction(yieldFn)) m.addFunctionImport(yieldFn, SLEDGE_MODULE, 'yield', T.none, T.none);
+  const style = opts.style ?? 'versioned';
 
   const all = functions(m);
   const imported = new Set(all.filter((f) => f.imported).map((f) => f.name));
 
-  // Scan: loops, direct callees and indirect calls of every defined function.
-  interface Scan { f: FunctionView; loops: Expr[]; callees: Set<string>; indirect: boolean }
+  // Scan: loops (with where they sit), direct callees and indirect calls of every defined function.
   const scans: Scan[] = [];
   const kids: Expr[] = [];
   for (const f of all) {
     if (f.imported || opts.skip?.has(f.name)) continue;
     const s: Scan = { f, loops: [], callees: new Set(), indirect: false };
     const stack: Expr[] = [f.body];
+    const slots: Slot[] = [{ fn: f.ref }];
     while (stack.length) {
       const e = stack.pop()!;
+      const slot = slots.pop()!;
       const id = getId(e);
-      if (id === Id.Loop) s.loops.push(e);
+      if (id === Id.Loop) s.loops.push({ loop: e, slot });
       else if (id === Id.CallIndirect) s.indirect = true;
       else if (id === Id.Call) {
         const t = callTarget(e);
@@ -58,7 +99,10 @@ export function insertYieldPoints(m: Module, opts: YieldOptions): number {
       }
       kids.length = 0;
       if (!pushChildren(e, id, kids)) unsupported(opts.where, id);
-      for (const k of kids) stack.push(k);
+      for (const k of kids) {
+        stack.push(k);
+        slots.push({ parent: e, parentId: id });
+      }
     }
     scans.push(s);
   }
@@ -66,26 +110,190 @@ export function insertYieldPoints(m: Module, opts: YieldOptions): number {
   // cannot start unbounded work; anything else might be on a recursion cycle.
   const leaves = new Set(scans.filter((s) => !s.loops.length && !s.callees.size && !s.indirect).map((s) => s.f.name));
 
-  const point = (): Expr => m.if(m.i32.load(0, 4, m.i32.const(0), opts.preemptMemory), m.call(yieldFn, [], T.none));
+  const flag = (): Expr => m.i32.load(0, 4, m.i32.const(0), opts.preemptMemory);
+  // Acknowledge, then yield: the guest clears the flag before calling sledge.yield, so a point
+  // never yields twice for one request, whatever the runtime does with the flag (a loop re-entered
+  // at its header after yielding would otherwise spin on a flag left set, making no progress).
+  const yieldCall = (): Expr => m.block(null, [m.i32.atomic.store(0, m.i32.const(0), m.i32.const(0), opts.preemptMemory), m.call(yieldFn, [], T.none)]);
+  const point = (): Expr => m.if(flag(), yieldCall());
   let count = 0;
+  let label = 0;
   for (const s of scans) {
-    for (const loop of s.loops) {
-      loopSetBodyRaw(loop, m.block(null, [point(), loopBody(loop)], T.auto));
+    const tests = new Map<Expr, Expr>();
+    if (style === 'versioned') {
+      for (const { loop } of s.loops) {
+        const t = boundedTripTest(m, loop);
+        if (t) tests.set(loop, t);
+      }
+    }
+    const entry = (s.indirect || [...s.callees].some((c) => !leaves.has(c))) && !startsWithLoop(s.f.body, tests);
+    // Innermost loops first: a loop may be the direct body of another, and wrapping the outer one
+    // first would move the inner one out of the slot the scan recorded.
+    for (let i = s.loops.length - 1; i >= 0; i--) {
+      const { loop, slot } = s.loops[i]!;
+      if (style === 'inline') loopSetBody(loop, m.block(null, [point(), loopBody(loop)], T.auto));
+      else {
+        const n = label++;
+        const test = tests.get(loop);
+        const copy = test ? m.copyExpression(loop) : 0;
+        let replacement = wrapped(m, loop, yieldCall(), flag(), n);
+        if (test) {
+          renameLabels(copy, `$u${n}`);
+          replacement = m.if(test, copy, replacement);
+        }
+        replaceIn(slot, loop, replacement);
+      }
       count++;
     }
-    const callsNonLeaf = s.indirect || [...s.callees].some((c) => !leaves.has(c));
-    if (callsNonLeaf && !startsWithLoop(s.f.body)) {
-      setBody(s.f.ref, m.block(null, [point(), s.f.body], T.auto));
+    if (entry) {
+      setBody(s.f.ref, m.block(null, [point(), functionBody(s.f.ref)], T.auto));
       count++;
     }
   }
   return count;
 }
 
-function startsWithLoop(e: Expr): boolean {
+/** The loop with its check, in the wrapper that keeps the call outside it (not yet placed). */
+function wrapped(m: Module, loop: Expr, yieldCall: Expr, flag: Expr, n: number): Expr {
+  const t = getType(loop);
+  const after = `sledgec$after${n}`;
+  const again = `sledgec$again${n}`;
+  const yl = `sledgec$yield${n}`;
+  loopSetBody(loop, m.block(null, [m.br(yl, flag), loopBody(loop)], T.auto));
+  const resume = [yieldCall, m.br(again)];
+  let replacement: Expr;
+  if (t === T.unreachable) {
+    // The loop never falls through: nothing to leave by.
+    replacement = m.loop(again, m.block(null, [m.block(yl, [loop], T.none), ...resume], T.auto));
+  } else {
+    const exit = t === T.none ? m.block(yl, [loop, m.br(after)], T.none) : m.block(yl, [m.br(after, 0, loop)], T.none);
+    replacement = m.block(after, [m.loop(again, m.block(null, [exit, ...resume], T.auto))], t);
+  }
+  return replacement;
+}
+
+/**
+ * For an innermost counted loop, an expression evaluated at loop entry that is true when the run
+ * is short enough to need no yield point; null when the loop is not of that form. The form:
+ *
+ *   (loop $L … (br_if $L COND))   — the final br_if is the only branch back to $L
+ *
+ * with COND comparing the induction local $i, stepped by a constant C exactly once per iteration
+ * (inside COND as `local.tee $i (i32.add $i C)`, or as a top-level `local.set` before it), with a
+ * bound N that is a constant or a local the loop never writes; no calls and no nested loops.
+ * With step ±1 and ne / lt / gt (in the step's direction), $i reaches N after d = (N - i) or
+ * (i - N) mod 2^32 steps, and the loop has left by then: at most d iterations. With |C| > 1 only
+ * `ne` is accepted, and only when C divides d (otherwise $i would step over N and wrap). The
+ * unchecked copy runs when d - 1 < LIMIT (d = 0 would mean 2^32), LIMIT = budget / body size.
+ */
+function boundedTripTest(m: Module, loop: Expr): Expr | null {
+  const name = labelOf(loop);
+  if (!name || getType(loop) !== T.none) return null;
+  const body = loopBody(loop);
+  const stmts: Expr[] = [];
+  if (getId(body) === Id.Block) pushChildren(body, Id.Block, stmts);
+  else stmts.push(body);
+  const latch = stmts[stmts.length - 1];
+  if (latch === undefined || getId(latch) !== Id.Break || branchTargets(latch)[0] !== name || !breakCondition(latch) || breakValue(latch)) return null;
+
+  let size = 0;
+  let backEdges = 0;
+  const writes = new Map<number, number>();
+  const stack = [body];
+  const kids: Expr[] = [];
+  while (stack.length) {
+    const e = stack.pop()!;
+    size++;
+    const id = getId(e);
+    if (id === Id.Loop || id === Id.Call || id === Id.CallIndirect || OPAQUE.has(id)) return null;
+    if (branchTargets(e).includes(name)) backEdges++;
+    if (id === Id.LocalSet) {
+      const i = localSetParts(e).index;
+      writes.set(i, (writes.get(i) ?? 0) + 1);
+    }
+    kids.length = 0;
+    if (!pushChildren(e, id, kids)) return null;
+    stack.push(...kids);
+  }
+  if (backEdges !== 1) return null;
+  const limit = Math.min(1 << 20, Math.floor(UNCHECKED_BUDGET / size));
+  if (limit < MIN_UNCHECKED_TRIPS) return null;
+
+  // `$i ± C` as (local, signed step), or null.
+  const stepOf = (e: Expr, i: number): number | null => {
+    if (getId(e) !== Id.Binary) return null;
+    const op = binaryOp(e);
+    const [a, b] = binaryOperands(e);
+    if ((op !== BinOp.AddInt32 && op !== BinOp.SubInt32) || getId(a) !== Id.LocalGet || localIndex(a) !== i || getId(b) !== Id.Const) return null;
+    const c = constI32(b) | 0;
+    return op === BinOp.AddInt32 ? c : -c;
+  };
+  // The induction variable side of COND: `local.tee $i ($i ± C)`, or `local.get $i` stepped by a top-level statement.
+  const induction = (x: Expr): { i: number; step: number } | null => {
+    if (getId(x) === Id.LocalSet) {
+      const p = localSetParts(x);
+      const step = p.tee ? stepOf(p.value, p.index) : null;
+      return step === null ? null : { i: p.index, step };
+    }
+    if (getId(x) !== Id.LocalGet) return null;
+    const i = localIndex(x);
+    for (const st of stmts.slice(0, -1)) {
+      if (getId(st) !== Id.LocalSet) continue;
+      const p = localSetParts(st);
+      if (p.index !== i || p.tee) continue;
+      const step = stepOf(p.value, i);
+      return step === null ? null : { i, step };
+    }
+    return null;
+  };
+  const invariant = (n: Expr, i: number): boolean =>
+    getId(n) === Id.Const || (getId(n) === Id.LocalGet && localIndex(n) !== i && !writes.has(localIndex(n)));
+
+  const cond = breakCondition(latch);
+  let op: number;
+  let ind: { i: number; step: number } | null;
+  let bound: Expr;
+  if (getId(cond) === Id.LocalSet) {
+    // br_if $L (local.tee $n ($n - 1)): continue while non-zero.
+    op = BinOp.NeInt32;
+    ind = induction(cond);
+    bound = m.i32.const(0);
+  } else if (getId(cond) === Id.Binary) {
+    const [a, b] = binaryOperands(cond);
+    op = binaryOp(cond);
+    ind = induction(a);
+    bound = b;
+    if (!ind) {
+      // Operands the other way round: N op X ≡ X op' N.
+      ind = induction(b);
+      bound = a;
+      const flip = new Map([[BinOp.LtUInt32, BinOp.GtUInt32], [BinOp.GtUInt32, BinOp.LtUInt32], [BinOp.LtSInt32, BinOp.GtSInt32], [BinOp.GtSInt32, BinOp.LtSInt32], [BinOp.NeInt32, BinOp.NeInt32]]);
+      op = flip.get(op) ?? -1;
+    }
+    if (!ind || !invariant(bound, ind.i)) return null;
+    bound = getId(bound) === Id.Const ? m.i32.const(constI32(bound) | 0) : m.local.get(localIndex(bound), T.i32);
+  } else return null;
+  if (!ind || writes.get(ind.i) !== 1 || ind.step === 0) return null;
+  const up = ind.step > 0;
+  const c = Math.abs(ind.step);
+  const ok = op === BinOp.NeInt32 || (c === 1 && (up ? op === BinOp.LtUInt32 || op === BinOp.LtSInt32 : op === BinOp.GtUInt32 || op === BinOp.GtSInt32));
+  if (!ok) return null;
+
+  const iv = (): Expr => m.local.get(ind!.i, T.i32);
+  const d = up ? m.i32.sub(bound, iv()) : m.i32.sub(iv(), bound);
+  if (c === 1) return m.i32.lt_u(m.i32.sub(d, m.i32.const(1)), m.i32.const(limit));
+  const cc = m.i32.const(c);
+  return m.i32.and(
+    m.i32.eqz(m.i32.rem_u(d, cc)),
+    m.i32.lt_u(m.i32.sub(m.i32.div_u(m.copyExpression(d), m.i32.const(c)), m.i32.const(1)), m.i32.const(limit)),
+  );
+}
+
+/** Whether the body's first action is a (checked) loop header, which then serves as the entry point. */
+function startsWithLoop(e: Expr, versioned: ReadonlyMap<Expr, Expr>): boolean {
   for (;;) {
     const id = getId(e);
-    if (id === Id.Loop) return true;
+    if (id === Id.Loop) return !versioned.has(e);
     if (id !== Id.Block) return false;
     const k: Expr[] = [];
     pushChildren(e, id, k);
