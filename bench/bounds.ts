@@ -2,7 +2,9 @@
 // compute kernels (fixtures/c/compute/*.c, built with the embedded clang -O3):
 //
 //   guard              — sledgec --bounds guard --no-yield-points (the baseline)
-//   guard+yield        — guard with yield points, call outside the loop (target ≤ 1.03×)
+//   guard+yield        — guard with yield points as sledgec makes them (target ≤ 1.03×): the call
+//                        outside the loop, and short counted loops run an unchecked copy
+//   guard+yield/wrap   — the same without the unchecked copies
 //   guard+yield/inline — yield points as `if (flag) call yield` at loop headers (the naive shape)
 //   software           — --bounds software: exact memory size in a local (target ≤ 1.15×)
 //   software/msize     — software, reading memory.size at every check
@@ -15,7 +17,7 @@
 // time, so the minimum is the steadiest statistic). Ratios are per kernel against guard, with
 // the geometric mean.
 //
-//   node bench/bounds.ts [--repeat 5] [-O2] [--simd] [--scale 1] [kernel…]
+//   node bench/bounds.ts [--repeat 5] [-O3] [--simd] [--scale 1] [kernel…]
 //
 // Two processes: this one builds every variant (clang + sledgec, in a plain Node), then a child
 // started with --no-liftoff --no-wasm-lazy-compilation (optimized code from the first call, as
@@ -41,7 +43,7 @@ const flag = (name: string, def: string): string => {
 };
 const repeat = Number(flag('--repeat', '5'));
 const scale = Number(flag('--scale', '1'));
-const optLevel = (Number(argv.find((a) => /^-O[0-3]$/.test(a))?.slice(2) ?? '2')) as 0 | 1 | 2 | 3;
+const optLevel = (Number(argv.find((a) => /^-O[0-3]$/.test(a))?.slice(2) ?? '3')) as 0 | 1 | 2 | 3; // sledgec's default
 const simd = argv.includes('--simd');
 const only = argv.filter((a, i) => !a.startsWith('-') && !['--repeat', '--scale', '--run'].includes(argv[i - 1] ?? ''));
 
@@ -55,6 +57,7 @@ const EXPERIMENT = process.env.BENCH_VARIANTS ? JSON.parse(process.env.BENCH_VAR
 const VARIANTS: { name: string; opts?: Partial<CompileOptions> }[] = EXPERIMENT ?? [
   { name: 'guard', opts: { bounds: 'guard', yieldPoints: false } },
   { name: 'guard+yield', opts: { bounds: 'guard', yieldPoints: true } },
+  { name: 'guard+yield/wrap', opts: { bounds: 'guard', yieldPoints: true, yieldStyle: 'wrap' } },
   { name: 'guard+yield/inline', opts: { bounds: 'guard', yieldPoints: true, yieldStyle: 'inline' } },
   { name: 'software', opts: { bounds: 'software', yieldPoints: false } },
   { name: 'software/msize', opts: { bounds: 'software', yieldPoints: false, boundsCheckStyle: 'memory-size' } },

@@ -640,3 +640,17 @@ export function localIndex(e: Expr): number {
 export function constI32(e: Expr): number {
   return C('ConstGetValueI32')(e) >>> 0;
 }
+
+export function globalSetName(e: Expr): string {
+  return (binaryen as unknown as { GlobalSet: { getName(e: Expr): string } }).GlobalSet.getName(e);
+}
+export const globalSetValue = get('GlobalSet', 'Value');
+
+/** A defined (not imported) mutable i32 global initialized by a constant, with that constant. */
+export function mutableI32Global(m: Module, name: string): { init: number } | undefined {
+  const ref = m.getGlobal(name);
+  if (!ref) return undefined;
+  const g = binaryen.getGlobalInfo(ref);
+  if (g.module || !g.mutable || g.type !== binaryen.i32 || getId(g.init) !== Id.Const) return undefined;
+  return { init: constI32(g.init) };
+}

@@ -16,6 +16,7 @@ import { checkAbi } from './passes/abi-check.ts';
 import { insertBoundsChecks, type CheckStyle } from './passes/bounds-software.ts';
 import { DEFAULT_MAX_PAGES, importMemory, MAX_PAGES_CAP } from './passes/memory-import.ts';
 import { cleanupInstrumentation, optimizeModule } from './passes/optimize.ts';
+import { insertStackWatermark } from './passes/stack-watermark.ts';
 import { readModule, validateInput } from './passes/validate.ts';
 import { insertYieldPoints, type YieldStyle } from './passes/yield-points.ts';
 import { readModuleInfo } from './wasm-binary.ts';
@@ -74,6 +75,7 @@ export async function compileModule(input: Uint8Array, opts: CompileOptions): Pr
     const preempt = mem.probe.preempt !== undefined ? probe(m, mem.probe.preempt) : undefined;
 
     optimizeModule(m, opts.optLevel);
+    insertStackWatermark(m);
     if (opts.bounds === 'software') {
       boundsChecks = insertBoundsChecks(m, { memory, initialPages: mem.initialPages, checkStyle: opts.boundsCheckStyle, where });
     }

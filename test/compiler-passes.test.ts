@@ -302,6 +302,33 @@ describe('yield points', () => {
     }
   });
 
+  it('loops that only look counted keep their point (each would spin forever if wrongly unchecked)', { timeout: 30_000 }, async () => {
+    const r = await compileModule(wat(`(module (memory 1)
+      ;; a second back edge (continue) that skips the increment
+      (func (export "continue") (param $i i32) (param $spin i32)
+        (loop $l (br_if $l (local.get $spin)) (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 10)))))
+      ;; the induction variable also written elsewhere in the body
+      (func (export "reset") (param $i i32)
+        (loop $l (local.set $i (i32.const 0)) (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 10)))))
+      ;; the bound moves away as fast as the counter
+      (func (export "chase") (param $i i32) (param $n i32)
+        (loop $l (local.set $n (i32.add (local.get $n) (i32.const 1))) (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n)))))
+      ;; counting up towards a bound below it (lt_u): wraps around 2^32 first
+      (func (export "wrap") (param $i i32)
+        (loop $l (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 5)))))
+      ;; a step over the bound, from the other side
+      (func (export "down") (param $i i32)
+        (loop $l (br_if $l (i32.ne (local.tee $i (i32.sub (local.get $i) (i32.const 4))) (i32.const 2))))))`), opts());
+    const cases: [string, number[]][] = [['continue', [0, 1]], ['reset', [0]], ['chase', [0, 5]], ['wrap', [6]], ['down', [100]]];
+    for (const [fn, args] of cases) {
+      const t = instantiate(r, () => {
+        throw new Stop(fn);
+      });
+      Atomics.store(t.flag, 0, 1);
+      expect(() => (t.inst.exports[fn] as (...a: number[]) => void)(...args), fn).toThrow(Stop);
+    }
+  });
+
   it('--no-yield-points inserts none and imports neither preempt nor yield', async () => {
     const r = await compileModule(loops, opts({ yieldPoints: false }));
     expect(r.yieldPointCount).toBe(0);

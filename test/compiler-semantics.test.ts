@@ -152,6 +152,7 @@ function run(inst: WebAssembly.Instance, mem: () => WebAssembly.Memory): Runner 
 
 const VARIANTS: { name: string; opts: Partial<CompileOptions> }[] = [
   { name: 'guard', opts: { bounds: 'guard', yieldPoints: true, optLevel: 2 } },
+  { name: 'guard-wrap', opts: { bounds: 'guard', yieldPoints: true, optLevel: 1, yieldStyle: 'wrap' } },
   { name: 'software', opts: { bounds: 'software', yieldPoints: true, optLevel: 2 } },
   { name: 'software-O0-memsize', opts: { bounds: 'software', yieldPoints: false, optLevel: 0, boundsCheckStyle: 'memory-size' } },
   { name: 'software-O3-global', opts: { bounds: 'software', yieldPoints: true, optLevel: 3, boundsCheckStyle: 'global', yieldStyle: 'inline' } },
