@@ -11,9 +11,31 @@ import { createRequire } from 'node:module';
 // settles and the process exits silently (and with --no-wasm-lazy-compilation too, loading takes
 // ~10 s instead of ~0.3 s). The timer keeps the loop alive; compiler processes should still run
 // without the loader's tiering flags.
+//
+// Binaryen prints its reader and validator diagnostics (Emscripten binds console.log/error when it
+// loads) instead of returning them. It is loaded with a routing console in place, so its bound
+// print functions go through `printSink` when captured() is collecting, and to the real console
+// otherwise, whatever console the host (a CLI, a test runner) has installed.
+let printSink: ((text: string) => void) | null = null;
+const realConsole = globalThis.console;
+const route = (real: (...a: unknown[]) => void) => (...args: unknown[]): void => {
+  if (printSink) printSink(args.map(String).join(' ') + '\n');
+  else real.apply(realConsole, args);
+};
 const keepAlive = setInterval(() => {}, 1 << 30);
-const binaryen: typeof binaryenT = (await import('binaryen')).default;
-clearInterval(keepAlive);
+globalThis.console = Object.create(realConsole, {
+  log: { value: route(realConsole.log) },
+  error: { value: route(realConsole.error) },
+  warn: { value: route(realConsole.warn) },
+}) as Console;
+let loaded: typeof binaryenT;
+try {
+  loaded = (await import('binaryen')).default;
+} finally {
+  globalThis.console = realConsole;
+  clearInterval(keepAlive);
+}
+const binaryen = loaded;
 
 export type Module = binaryenT.Module;
 export type Expr = number;
@@ -57,8 +79,8 @@ export const T = {
 export const binaryenVersion: string = (createRequire(import.meta.url)('binaryen/package.json') as { version: string }).version;
 
 /**
- * Runs `fn` with process stdout/stderr writes captured: Binaryen (Emscripten stdio) prints its
- * reader and validator diagnostics there rather than returning them.
+ * Runs `fn` collecting what Binaryen prints (through the routing console above; process
+ * stdout/stderr writes are caught too, in case Binaryen was first loaded by someone else).
  */
 function captured<R>(fn: () => R): { ok: true; value: R; output: string[] } | { ok: false; error: unknown; output: string[] } {
   let text = '';
@@ -70,6 +92,7 @@ function captured<R>(fn: () => R): { ok: true; value: R; output: string[] } | { 
   const err = process.stderr.write;
   process.stdout.write = sink as typeof process.stdout.write;
   process.stderr.write = sink as typeof process.stderr.write;
+  printSink = sink;
   try {
     try {
       const value = fn();
@@ -82,6 +105,7 @@ function captured<R>(fn: () => R): { ok: true; value: R; output: string[] } | { 
       return { ok: false, error, output: cleanOutput(text) };
     }
   } finally {
+    printSink = null;
     process.stdout.write = out;
     process.stderr.write = err;
   }

@@ -89,6 +89,16 @@ describe('read and validate', () => {
     expect(e.message).toContain('test.wasm');
   });
 
+  it('refuses a feature outside sledgec\'s set (V8 accepts it) with Binaryen\'s reason', async () => {
+    const mod = wabt.parseWat('eh.wat', '(module (memory 1) (tag $t (param i32)) (func (export "f") (throw $t (i32.const 1))))', { exceptions: true });
+    const eh = new Uint8Array(mod.toBinary({}).buffer);
+    mod.destroy();
+    expect(WebAssembly.validate(eh)).toBe(true);
+    const e = await failure(eh);
+    expect(e.code).toBe('UNSUPPORTED_FEATURE');
+    expect(e.details.join('\n')).toContain('exception-handling');
+  });
+
   it('refuses two memories, memory64 and shared memory with their own codes', async () => {
     expect((await failure(wat('(module (memory 1) (memory 1))'))).code).toBe('MULTI_MEMORY_UNSUPPORTED');
     expect((await failure(wat('(module (import "env" "m" (memory 1)) (memory 1))'))).code).toBe('MULTI_MEMORY_UNSUPPORTED');
