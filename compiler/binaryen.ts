@@ -678,3 +678,14 @@ export function mutableI32Global(m: Module, name: string): { init: number } | un
   if (g.module || !g.mutable || g.type !== binaryen.i32 || getId(g.init) !== Id.Const) return undefined;
   return { init: constI32(g.init) };
 }
+
+/** The lowest byte offset of an active data segment, or undefined when there is none. */
+export function lowestDataOffset(m: Module): number | undefined {
+  const mm = m as unknown as { getNumDataSegments(): number; getDataSegmentByIndex(i: number): number; getDataSegmentInfo(ref: number): { offset: number | null; passive: boolean } };
+  let low: number | undefined;
+  for (let i = 0; i < mm.getNumDataSegments(); i++) {
+    const info = mm.getDataSegmentInfo(mm.getDataSegmentByIndex(i));
+    if (!info.passive && info.offset !== null) low = Math.min(low ?? Infinity, info.offset >>> 0);
+  }
+  return low;
+}

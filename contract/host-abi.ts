@@ -15,6 +15,13 @@ export const MEMORY_IMPORT = { module: SLEDGE_MODULE, name: 'memory' } as const;
  */
 export const PREEMPT_MEMORY_IMPORT = { module: SLEDGE_MODULE, name: 'preempt' } as const;
 
+/**
+ * The global a bundle exports with the lowest value its shadow-stack pointer reached in this run
+ * (compiler/passes/stack-watermark.ts). The runtime zeroes memory from there up after a run,
+ * instead of the whole memory (the stack sits first in memory, growing down).
+ */
+export const STACK_LOW_EXPORT = 'sledge_stack_low';
+
 type ValType = 'i32' | 'i64' | 'f32' | 'f64';
 export interface FuncSig { params: ValType[]; results: ValType[] }
 

@@ -4,11 +4,10 @@
 import { setFlagsFromString } from 'node:v8';
 import type { ParsedBundle } from '../contract/bundle-format.ts';
 import { SledgeError } from '../contract/errors.ts';
+import { SLEDGE_MODULE, STACK_LOW_EXPORT } from '../contract/host-abi.ts';
 import type { Manifest } from '../contract/manifest.ts';
 import type { SandboxModule } from '../runtime/sandbox-module.ts';
 
-/** The global the stack-watermark pass exports: the lowest stack pointer a run reached. */
-export const STACK_LOW_EXPORT = 'sledge_stack_low';
 
 export interface ModuleContext {
   path: string;
@@ -38,7 +37,8 @@ export async function createModuleContext(bundle: ParsedBundle, path: string, na
       hint: 'raise memory-max-pages for this route',
     });
   }
-  const sandbox: SandboxModule = { name, module, entry: m.entry, memory: { initialPages: m.memory.initialPages, maximumPages } };
+  const suspendable = m.imports.includes(`${SLEDGE_MODULE}.yield`);
+  const sandbox: SandboxModule = { name, module, entry: m.entry, memory: { initialPages: m.memory.initialPages, maximumPages }, suspendable };
   if (m.exports.includes(STACK_LOW_EXPORT)) sandbox.stackLowExport = STACK_LOW_EXPORT;
   return { path, manifest: m, sandbox };
 }

@@ -9,6 +9,7 @@ import { WasiContext } from './wasi/context.ts';
 import { wasiImports } from './wasi/index.ts';
 
 const PAGE = 65536;
+const NULL_PAGE = 4096;
 
 export interface Slot {
   memory: WebAssembly.Memory;
@@ -67,7 +68,11 @@ export class MemoryPool {
     this.inUse--;
     const size = slot.memory.buffer.byteLength;
     if (this.idle.length >= this.opts.maxIdle || size !== this.mod.memory.initialPages * PAGE) return;
-    new Uint8Array(slot.memory.buffer, low, size - low).fill(0);
+    const bytes = new Uint8Array(slot.memory.buffer);
+    bytes.fill(0, low);
+    // Below the stack's low-water mark only a wild pointer writes; the likeliest ones (near null)
+    // land in the first 4 KiB, which are cheap to clear too.
+    if (low > 0) bytes.fill(0, 0, Math.min(low, NULL_PAGE));
     slot.ctx.onStderr = null;
     this.idle.push(slot);
   }

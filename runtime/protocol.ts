@@ -1,15 +1,11 @@
 // Messages between the dispatcher (main thread) and workers. Requests and results travel in
 // batches (one postMessage per event-loop turn, not per request: DESIGN §3 "Dispatch").
 
-import type { SandboxRequest } from './sandbox-module.ts';
+import type { SandboxModule, SandboxRequest } from './sandbox-module.ts';
 
-export interface ModuleSpec {
+/** A module context as workers receive it: the compiled module is shared, not recompiled. */
+export interface ModuleSpec extends SandboxModule {
   id: number;
-  name: string;
-  module: WebAssembly.Module;
-  entry: string;
-  memory: { initialPages: number; maximumPages: number };
-  stackLowExport?: string;
 }
 
 export interface TaskMessage extends SandboxRequest {

@@ -9,6 +9,11 @@ export interface SandboxModule {
   entry: string;
   memory: { initialPages: number; maximumPages: number };
   /**
+   * The module imports sledge.yield, so a run may suspend: it runs as a JSPI promising call. A
+   * module without yield points is called directly (a promising wrapper costs ~1 µs).
+   */
+  suspendable: boolean;
+  /**
    * Lowest address a run can write below which memory never changes (the shadow stack's low-water
    * mark, exported by the bundle as a global). Absent: the whole memory is cleared after a run.
    */

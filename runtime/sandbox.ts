@@ -24,7 +24,8 @@ export async function runSandbox(pool: MemoryPool, req: SandboxRequest, hooks: R
   try {
     instance = new WebAssembly.Instance(pool.mod.module, slot.imports);
     const entry = instance.exports[pool.mod.entry] as Function;
-    await (WebAssembly as unknown as JSPI).promising(entry)();
+    if (pool.mod.suspendable) await (WebAssembly as unknown as JSPI).promising(entry)();
+    else entry();
   } catch (e) {
     if (e instanceof ProcExit) exitCode = e.code;
     else {

@@ -73,8 +73,7 @@ function onMessage(msg: ToWorker): void {
         },
       });
       for (const m of msg.modules) {
-        const mod = { name: m.name, module: m.module, entry: m.entry, memory: m.memory, ...(m.stackLowExport ? { stackLowExport: m.stackLowExport } : {}) };
-        pools.set(m.id, new MemoryPool(mod, { preempt: page.memory, yieldImport: scheduler.yieldImport }));
+        pools.set(m.id, new MemoryPool(m, { preempt: page.memory, yieldImport: scheduler.yieldImport }));
       }
       void scheduler.loop();
       port.postMessage({ type: 'ready', workerIndex: msg.workerIndex } satisfies FromWorker);

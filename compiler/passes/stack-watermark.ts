@@ -5,21 +5,31 @@
 // frame, and a reset of a few KiB instead of the whole memory (1 MiB+ with the default stack).
 //
 // Only when the module is fully understood: a stack pointer found by name with a constant start,
-// and no expression this walker cannot look inside. Otherwise nothing is exported and the runtime
-// clears the whole memory.
+// and no expression this walker cannot look inside. A module whose stack pointer the optimizer
+// removed (it never used the stack) exports its lowest data address instead. Otherwise nothing is
+// exported and the runtime clears the whole memory.
 
 import { STACK_LOW_EXPORT } from '../../contract/host-abi.ts';
 import {
-  addVar, freshName, functions, getId, globalSetName, globalSetValue, Id, mutableI32Global, pushChildren, replaceIn, T,
+  addVar, freshName, functions, getId, globalSetName, globalSetValue, Id, lowestDataOffset, mutableI32Global, pushChildren, replaceIn, T,
   type Expr, type Module, type Slot,
 } from '../binaryen.ts';
 
 const STACK_POINTER = '__stack_pointer';
 
-/** Returns the number of stack-pointer writes instrumented, or 0 when the module is left alone. */
-export function insertStackWatermark(m: Module): number {
+/** Returns whether the watermark is exported (a module that never moves its stack pointer has one too). */
+export function insertStackWatermark(m: Module): boolean {
+  if (m.getExport(STACK_LOW_EXPORT)) return false;
   const sp = mutableI32Global(m, STACK_POINTER);
-  if (!sp || m.getExport(STACK_LOW_EXPORT)) return 0;
+  if (!sp) {
+    if (m.getGlobal(STACK_POINTER)) return false; // there, but not in a form we understand
+    const dataStart = lowestDataOffset(m);
+    if (dataStart === undefined) return false;
+    const name = freshName(m, 'sledge_stack_low');
+    m.addGlobal(name, T.i32, false, m.i32.const(dataStart));
+    m.addGlobalExport(name, STACK_LOW_EXPORT);
+    return true;
+  }
   const sets: { fn: number; slot: Slot; e: Expr }[] = [];
   for (const f of functions(m)) {
     if (f.imported || !f.body) continue;
@@ -29,11 +39,10 @@ export function insertStackWatermark(m: Module): number {
       const id = getId(e);
       if (id === Id.GlobalSet && globalSetName(e) === STACK_POINTER) sets.push({ fn: f.ref, slot, e });
       const children: Expr[] = [];
-      if (!pushChildren(e, id, children)) return 0; // an expression we cannot see into
+      if (!pushChildren(e, id, children)) return false; // an expression we cannot see into
       for (const c of children) stack.push({ e: c, slot: { parent: e, parentId: id } });
     }
   }
-  if (!sets.length) return 0;
   const low = freshName(m, 'sledge_stack_low');
   m.addGlobal(low, T.i32, true, m.i32.const(sp.init));
   m.addGlobalExport(low, STACK_LOW_EXPORT);
@@ -47,5 +56,5 @@ export function insertStackWatermark(m: Module): number {
     ], T.none);
     replaceIn(slot, e, replacement);
   }
-  return sets.length;
+  return true;
 }
