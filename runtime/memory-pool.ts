@@ -31,7 +31,9 @@ export interface PoolOptions {
 
 const DEFAULTS: PoolOptions = { maxIdle: 64 };
 
+// size is an i32 read as unsigned: a bulk operation can pass 2^31 or more.
 function boundsTrap(address: bigint, size: number): never {
+  size >>>= 0;
   throw new SandboxTrap('out-of-bounds', `out of bounds memory access: ${size} bytes at address 0x${address.toString(16)}`);
 }
 

@@ -58,7 +58,7 @@ const FIXTURE_CASES: Record<string, Case[]> = {
   // Same pool: a run after `write` must see fresh memory.
   secret: [
     { args: ['write'], stdout: 'written\n' },
-    { args: ['read'], stdout: 'bss=\ndata=initial\nheap=\n' },
+    { args: ['read'], stdout: 'bss=\ndata=initial\nheap=\nstack=\n' },
   ],
   loop: [{ args: ['100000'], stdout: 'looping\n100000\n' }],
   mallocbomb: [

@@ -40,7 +40,7 @@ async function freePort(): Promise<number> {
   return port;
 }
 
-const FRESH_SECRET = 'bss=\ndata=initial\nheap=\n';
+const FRESH_SECRET = 'bss=\ndata=initial\nheap=\nstack=\n';
 const NO_STACK = /^\s+at .+[:(]/m;
 
 describe('one worker: functions, isolation, traps, bad requests', () => {
