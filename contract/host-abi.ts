@@ -10,10 +10,12 @@ export const SLEDGE_MODULE = 'sledge';
 /** The sandbox's linear memory: always imported, so the loader can hand out pooled memories. */
 export const MEMORY_IMPORT = { module: SLEDGE_MODULE, name: 'memory' } as const;
 /**
- * Yield points read one i32 from this 1-page shared memory (per worker); non-zero means "call
- * sledge.yield". A timer on another thread sets it, so the check in the guest is a load and a branch.
+ * Yield points read the i32 at PREEMPT_FLAG_OFFSET of this 1-page shared memory (one per worker);
+ * non-zero means "call sledge.yield". Another thread sets it with Atomics.store; the guest clears it
+ * (an atomic store of 0) before it calls sledge.yield, so the check is a load and a branch.
  */
 export const PREEMPT_MEMORY_IMPORT = { module: SLEDGE_MODULE, name: 'preempt' } as const;
+export const PREEMPT_FLAG_OFFSET = 0;
 
 /**
  * The global a bundle exports with the lowest value its shadow-stack pointer reached in this run
@@ -73,7 +75,10 @@ export const WASI_FUNCTIONS: Record<string, FuncSig> = {
 export const SLEDGE_FUNCTIONS: Record<string, FuncSig> = {
   /** Called by a yield point when the preempt flag is set: may suspend (JSPI) or stop the sandbox. */
   yield: { params: [], results: [] },
-  /** Called by a software bounds check that failed: (effective address, access size in bytes). Throws. */
+  /**
+   * Called by a software bounds check that failed: (effective address, access size in bytes, an
+   * unsigned i32). Must throw; it never returns.
+   */
   bounds_trap: { params: ['i64', 'i32'], results: [] },
 };
 

@@ -2,7 +2,9 @@
 // `sledge.preempt`. Word 0 is the flag that yield points test; the rest tells the ticker thread
 // what the worker is running, so it can decide when to raise the flag without asking the worker.
 
-export const FLAG = 0; // i32: non-zero → the running sandbox must call sledge.yield
+import { PREEMPT_FLAG_OFFSET } from '../contract/host-abi.ts';
+
+export const FLAG = PREEMPT_FLAG_OFFSET / 4; // i32: non-zero → the running sandbox must call sledge.yield
 export const REASONS = 1; // i32 bit set: why the flag was raised
 export const RUNNING_ID = 2; // i32: id of the running task, 0 when idle
 export const QUEUED = 3; // i32: tasks waiting in the worker's local run queue
