@@ -679,6 +679,15 @@ export function mutableI32Global(m: Module, name: string): { init: number } | un
   return { init: constI32(g.init) };
 }
 
+/** Whether the module defines a mutable i32 global (in a module without names, any may be the stack pointer). */
+export function hasMutableI32Global(m: Module): boolean {
+  for (let i = 0; i < m.getNumGlobals(); i++) {
+    const g = binaryen.getGlobalInfo(m.getGlobalByIndex(i));
+    if (!g.module && g.mutable && g.type === binaryen.i32) return true;
+  }
+  return false;
+}
+
 /** The lowest byte offset of an active data segment, or undefined when there is none. */
 export function lowestDataOffset(m: Module): number | undefined {
   const mm = m as unknown as { getNumDataSegments(): number; getDataSegmentByIndex(i: number): number; getDataSegmentInfo(ref: number): { offset: number | null; passive: boolean } };

@@ -11,7 +11,7 @@
 
 import { STACK_LOW_EXPORT } from '../../contract/host-abi.ts';
 import {
-  addVar, freshName, functions, getId, globalSetName, globalSetValue, Id, lowestDataOffset, mutableI32Global, pushChildren, replaceIn, T,
+  addVar, freshName, functions, getId, globalSetName, globalSetValue, hasMutableI32Global, Id, lowestDataOffset, mutableI32Global, pushChildren, replaceIn, T,
   type Expr, type Module, type Slot,
 } from '../binaryen.ts';
 
@@ -23,6 +23,8 @@ export function insertStackWatermark(m: Module): boolean {
   const sp = mutableI32Global(m, STACK_POINTER);
   if (!sp) {
     if (m.getGlobal(STACK_POINTER)) return false; // there, but not in a form we understand
+    // No name section (emcc -O2+ strips it): an unnamed mutable i32 global may be the stack pointer.
+    if (hasMutableI32Global(m)) return false;
     const dataStart = lowestDataOffset(m);
     if (dataStart === undefined) return false;
     const name = freshName(m, 'sledge_stack_low');
