@@ -1,4 +1,4 @@
-// Test helpers: build fixtures once per process (cached), run bundles in-process the way
+// Test helpers: build fixtures once per test file (cached), run bundles in-process the way
 // `sledge-loader run` does, and spawn the real CLIs.
 
 import { spawn } from 'node:child_process';
@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { afterAll } from 'vitest';
 import { parseBundle } from '../../contract/bundle-format.ts';
 import type { BoundsMode, Manifest } from '../../contract/manifest.ts';
 import { build } from '../../compiler/build.ts';
@@ -21,9 +22,9 @@ export const FIXTURES = join(ROOT, 'fixtures');
 /** Same lookup as the emcc front end ($SLEDGE_EMCC, else emcc on PATH). */
 export const hasEmcc = findEmcc() !== undefined;
 
-/** One temp dir per process, removed at exit. */
+/** One temp dir per test file (vitest isolates modules per file), removed after it. */
 export const TMP = mkdtempSync(join(tmpdir(), 'sledge-test-'));
-process.on('exit', () => rmSync(TMP, { recursive: true, force: true }));
+afterAll(() => rmSync(TMP, { recursive: true, force: true }));
 
 export interface FixtureOptions {
   bounds?: BoundsMode;
