@@ -60,7 +60,7 @@ export function decodeManifest(bytes: Uint8Array, where: string): Manifest {
   }
   const obj = m as Record<string, unknown>;
   if (obj.format !== MANIFEST_FORMAT) {
-    throw new SledgeError('MANIFEST_VERSION', `${where}: manifest format ${JSON.stringify(obj.format)} is not supported (this loader reads format ${MANIFEST_FORMAT})`, {
+    throw new SledgeError('MANIFEST_VERSION', `${where}: manifest format ${JSON.stringify(obj.format)} is not supported (this version reads format ${MANIFEST_FORMAT})`, {
       hint: 'rebuild the bundle with this version of sledgec, or upgrade the loader',
     });
   }
