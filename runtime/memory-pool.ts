@@ -75,7 +75,6 @@ export class MemoryPool {
     // Below the stack's low-water mark only a wild pointer writes; the likeliest ones (near null)
     // land in the first 4 KiB, which are cheap to clear too.
     if (low > 0) bytes.fill(0, 0, Math.min(low, NULL_PAGE));
-    slot.ctx.onStderr = null;
     this.idle.push(slot);
   }
 

@@ -8,16 +8,10 @@ import { classifyTrap, ProcExit } from './traps.ts';
 /** Exit status reported for a trap, as a shell would show an abort (128 + SIGABRT). */
 export const TRAP_EXIT_CODE = 134;
 
-export interface RunHooks {
-  /** Sees each stderr write as it happens (the loader logs lines with the request id). */
-  onStderr?: (bytes: Uint8Array) => void;
-}
-
-export async function runSandbox(pool: MemoryPool, req: SandboxRequest, hooks: RunHooks = {}): Promise<SandboxResult> {
+export async function runSandbox(pool: MemoryPool, req: SandboxRequest): Promise<SandboxResult> {
   const slot = pool.acquire();
   const { ctx } = slot;
   ctx.begin(req.argv, req.env, req.stdin);
-  ctx.onStderr = hooks.onStderr ?? null;
   let instance: WebAssembly.Instance | undefined;
   let exitCode = 0;
   let trap: SandboxResult['trap'];

@@ -19,7 +19,6 @@ interface Task {
   seq: number;
   /** Set while suspended: resolving it resumes the sandbox where it stopped. */
   resume?: () => void;
-  started: boolean;
   firstRunAt: number;
   runningMs: number;
   preemptedMs: number;
@@ -33,7 +32,6 @@ export interface SchedulerOptions {
   preemption: boolean;
   /** Where finished tasks go (the worker batches them to the main thread). */
   onResult: (r: TaskResult) => void;
-  onStderr?: (id: number, bytes: Uint8Array) => void;
   /** Takes in tasks that arrived while a sandbox ran (their messages wait on the port). */
   poll?: () => void;
   /** Sends finished results now; `force` false sends only a full or aged batch. */
@@ -67,7 +65,7 @@ export class WorkerScheduler {
 
   enqueue(msg: TaskMessage, pool: MemoryPool): void {
     this.queue.push({
-      msg, pool, deadline: msg.deadline, seq: this.seq++, started: false,
+      msg, pool, deadline: msg.deadline, seq: this.seq++,
       firstRunAt: 0, runningMs: 0, preemptedMs: 0, suspendedAt: 0, preemptions: 0,
     });
     Atomics.store(this.page.i32, QUEUED, this.queue.length);
@@ -101,7 +99,6 @@ export class WorkerScheduler {
         t.resume = undefined;
         resume();
       } else {
-        t.started = true;
         t.firstRunAt = begin;
         this.start(t);
       }
@@ -120,12 +117,11 @@ export class WorkerScheduler {
   }
 
   private start(t: Task): void {
-    const hooks = this.opts.onStderr ? { onStderr: (b: Uint8Array) => this.opts.onStderr!(t.msg.id, b) } : {};
     const done = (res: SandboxResult) => {
       t.result = res;
       this.stepDone?.('done');
     };
-    runSandbox(t.pool, t.msg, hooks).then(done, (e) => done({ exitCode: 134, stdout: [], stderr: [], trap: { kind: 'host-error', reason: String(e) } }));
+    runSandbox(t.pool, t.msg).then(done, (e) => done({ exitCode: 134, stdout: [], stderr: [], trap: { kind: 'host-error', reason: String(e) } }));
   }
 
   private report(t: Task, end: number): TaskResult {

@@ -21,8 +21,6 @@ export class WasiContext {
   outBytes = 0;
   /** Output beyond this is refused (EFBIG-like NOSPC), so a chatty function cannot exhaust memory. */
   maxOutputBytes = 64 * 1024 * 1024;
-  /** Called for each stderr write when set (the loader logs lines with the request id). */
-  onStderr: ((bytes: Uint8Array) => void) | null = null;
 
   constructor(memory: WebAssembly.Memory) {
     this.memory = memory;

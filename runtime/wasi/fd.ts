@@ -43,10 +43,7 @@ export function fd(ctx: WasiContext) {
         const copy = mem.slice(ptr, ptr + len);
         ctx.outBytes += len;
         if (fdNum === 1) ctx.stdout.push(copy);
-        else {
-          ctx.stderr.push(copy);
-          ctx.onStderr?.(copy);
-        }
+        else ctx.stderr.push(copy);
         n += len;
       }
       dv.setUint32(nwrittenPtr, n, true);
