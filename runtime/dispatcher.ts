@@ -60,7 +60,7 @@ export class Dispatcher {
   private flushScheduled = false;
   private closing = false;
   /** Counters the loader exposes as metrics. */
-  readonly stats = { workerRestarts: 0, completed: 0 };
+  readonly stats = { workerRestarts: 0 };
 
   constructor(modules: ModuleSpec[], opts: DispatcherOptions) {
     this.modules = modules;
@@ -155,7 +155,6 @@ export class Dispatcher {
             if (!p) continue;
             slot.inflight.delete(r.id);
             Atomics.store(slot.page.i32, ASSIGNED, slot.inflight.size);
-            this.stats.completed++;
             p.resolve(r);
           }
           this.dispatch();

@@ -44,7 +44,6 @@ export class MemoryPool {
   private readonly idle: Slot[] = [];
   /** Slots handed out and not yet returned. */
   inUse = 0;
-  created = 0;
 
   constructor(mod: SandboxModule, hooks: PoolHooks, opts: Partial<PoolOptions> = {}) {
     this.mod = mod;
@@ -98,7 +97,6 @@ export class MemoryPool {
         bounds_trap: boundsTrap,
       },
     };
-    this.created++;
     return { memory, ctx, imports };
   }
 }

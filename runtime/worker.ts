@@ -19,6 +19,9 @@ let oldestPending = 0;
 /** A batch is sent before the next sandbox runs once it is this full or this old. */
 const BATCH_MAX = 32;
 const BATCH_AGE_MS = 0.2;
+/** Every this often, a pool with nothing running keeps at most IDLE_KEEP memories. */
+const IDLE_SHRINK_MS = 5000;
+const IDLE_KEEP = 4;
 
 function flush(): void {
   if (!results.length) return;
@@ -76,6 +79,10 @@ function onMessage(msg: ToWorker): void {
         pools.set(m.id, new MemoryPool(m, { preempt: page.memory, yieldImport: scheduler.yieldImport }));
       }
       void scheduler.loop();
+      // Idle pools give their memories back (each holds address space and touched pages).
+      setInterval(() => {
+        for (const p of pools.values()) if (p.inUse === 0) p.shrink(IDLE_KEEP);
+      }, IDLE_SHRINK_MS).unref();
       port.postMessage({ type: 'ready', workerIndex: msg.workerIndex } satisfies FromWorker);
       break;
     }

@@ -1,0 +1,37 @@
+// Memory pools: bounded, reused after a reset, and shrunk when idle.
+
+import wabtInit from 'wabt';
+import { describe, expect, it } from 'vitest';
+import { MemoryPool } from '../runtime/memory-pool.ts';
+import { runSandbox } from '../runtime/sandbox.ts';
+
+const wabt = await wabtInit();
+// Writes a marker at 100, unless it is already there (then exits 1: memory was not reset).
+const module = new WebAssembly.Module(wabt.parseWat('t.wat', `(module
+  (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+  (import "sledge" "memory" (memory 2 4))
+  (func (export "_start")
+    (if (i32.load (i32.const 100)) (then (call $exit (i32.const 1))))
+    (i32.store (i32.const 100) (i32.const 7))))`, {}).toBinary({}).buffer as Uint8Array<ArrayBuffer>);
+const hooks = { preempt: new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }), yieldImport: () => {} };
+const mod = { name: 't', module, entry: '_start', memory: { initialPages: 2, maximumPages: 4 }, suspendable: false };
+const req = { argv: ['t'], env: [], stdin: new Uint8Array() };
+
+describe('MemoryPool', () => {
+  it('hands back a reset memory to the next run', async () => {
+    const pool = new MemoryPool(mod, hooks);
+    for (let i = 0; i < 3; i++) expect((await runSandbox(pool, req)).exitCode).toBe(0);
+    expect(pool.idleCount).toBe(1);
+  });
+
+  it('keeps at most maxIdle memories and shrinks to what it is told', () => {
+    const pool = new MemoryPool(mod, hooks, { maxIdle: 6 });
+    const slots = Array.from({ length: 8 }, () => pool.acquire());
+    expect(pool.inUse).toBe(8);
+    for (const s of slots) pool.release(s, 0);
+    expect(pool.inUse).toBe(0);
+    expect(pool.idleCount).toBe(6);
+    expect(pool.shrink(4)).toBe(2);
+    expect(pool.idleCount).toBe(4);
+  });
+});
