@@ -2,7 +2,7 @@
 // signed, a final `sledge.signature` section. The writer (compiler) and reader (loader) share it.
 
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { SledgeError } from './errors.ts';
 import { decodeManifest, MANIFEST_SECTION, SIGNATURE_SECTION, type Manifest } from './manifest.ts';
 import { customSection, readSections, stripCustomSections } from './wasm-sections.ts';
@@ -63,9 +63,11 @@ export function parseBundle(bytes: Uint8Array, where: string, opts: { integrity:
   return signer ? { manifest, bytes, signer } : { manifest, bytes };
 }
 
+// Synchronous: bundles are read at start-up, where the first async read would also pay for
+// starting libuv's thread pool (~5 ms).
 export async function readBundleFile(path: string): Promise<Uint8Array> {
   try {
-    return new Uint8Array(await readFile(path));
+    return new Uint8Array(readFileSync(path));
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     throw new SledgeError('BUNDLE_UNREADABLE', `${path}: cannot read the bundle (${code ?? 'error'})`, {

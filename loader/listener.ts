@@ -3,7 +3,7 @@
 // Status codes follow DESIGN §4; every error answer says why in a body and an x-sledge-error
 // header, and never disturbs other requests.
 
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { isSledgeError } from '../contract/errors.ts';
 import { QueueFullError, ShuttingDownError, WorkerLostError, type Dispatcher } from '../runtime/dispatcher.ts';
@@ -15,6 +15,8 @@ import { matchRoute, type RouteSpec, type TenantSpec } from './spec.ts';
 export interface RouteRuntime {
   spec: RouteSpec;
   moduleId: number;
+  /** undefined once the route's module is compiled; until then a promise of it. */
+  ready(): Promise<void> | undefined;
   /** argv[0] for the function: the bundle's name. */
   name: string;
   /** Admission control: null → 429. Called before queueing. */
@@ -29,6 +31,10 @@ export interface ListenerDeps {
   isShuttingDown(): boolean;
   log(line: string): void;
 }
+
+// Not `import { createServer } from 'node:http'`: an ES import of node:http builds a facade that
+// reads every export, which loads undici (~35 ms of start-up, DESIGN §5 start-up target).
+const { createServer } = process.getBuiltinModule('node:http');
 
 export function createListener(tenant: TenantSpec, deps: ListenerDeps): Server {
   const server = createServer({ requestTimeout: 30_000, headersTimeout: 10_000, keepAliveTimeout: 5_000 }, (req, res) => {
@@ -75,6 +81,15 @@ async function handle(tenant: TenantSpec, deps: ListenerDeps, req: IncomingMessa
   } catch (e) {
     route.observe(400);
     return reply(res, 400, 'bad request', isSledgeError(e) ? e.message : 'bad request');
+  }
+  const compiling = route.ready();
+  if (compiling) {
+    try {
+      await compiling;
+    } catch (e) {
+      route.observe(500);
+      return reply(res, 500, 'module unavailable', isSledgeError(e) ? e.message : 'the function could not be compiled; see the loader log');
+    }
   }
   const ticket = route.admit();
   if (!ticket) {

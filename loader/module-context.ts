@@ -1,5 +1,9 @@
 // A module context: a bundle compiled once per process (Sledge's dlopen'ed module). Workers get
 // the compiled WebAssembly.Module by postMessage, which shares its code instead of recompiling.
+//
+// Two steps, so that `serve` can refuse a bad bundle before it listens but compile after: the
+// checks (manifest, memory cap, wasm validation) are quick; the optimizing compile is not
+// (tens of ms per bundle that links printf, all TurboFan: DESIGN §3 "Tiering").
 
 import { setFlagsFromString } from 'node:v8';
 import type { ParsedBundle } from '../contract/bundle-format.ts';
@@ -8,37 +12,72 @@ import { SLEDGE_MODULE, STACK_LOW_EXPORT } from '../contract/host-abi.ts';
 import type { Manifest } from '../contract/manifest.ts';
 import type { SandboxModule } from '../runtime/sandbox-module.ts';
 
-
 export interface ModuleContext {
   path: string;
   manifest: Manifest;
   sandbox: SandboxModule;
 }
 
-export async function createModuleContext(bundle: ParsedBundle, path: string, name: string, memoryMaxPages?: number): Promise<ModuleContext> {
+/** A bundle checked and ready to compile. */
+export interface PreparedModule {
+  path: string;
+  bundle: ParsedBundle;
+  /** The sandbox description, without its compiled module yet. */
+  sandbox: Omit<SandboxModule, 'module'>;
+}
+
+export function prepareModule(bundle: ParsedBundle, path: string, name: string, memoryMaxPages?: number): PreparedModule {
   const m = bundle.manifest;
-  let module: WebAssembly.Module;
-  try {
-    // `none` really means no checks: V8 bakes the flag into this module's code only (DESIGN §3);
-    // the loader got here only with the explicit unsafe switch.
-    if (m.unsafe) setFlagsFromString('--no-wasm-bounds-checks');
-    // Synchronous on purpose: with --no-liftoff, V8's async compile job never finished here.
-    module = new WebAssembly.Module(bundle.bytes as Uint8Array<ArrayBuffer>);
-  } catch (e) {
-    throw new SledgeError('BUNDLE_COMPILE', `${path}: the engine refused the module: ${(e as Error).message}`, {
-      hint: 'rebuild the bundle with sledgec build; if it persists, report it with the bundle attached',
-    });
-  } finally {
-    if (m.unsafe) setFlagsFromString('--wasm-bounds-checks');
-  }
   const maximumPages = Math.min(m.memory.maximumPages, memoryMaxPages ?? Infinity);
   if (maximumPages < m.memory.initialPages) {
     throw new SledgeError('MEMORY_CAP', `${path}: the memory cap (${maximumPages} pages) is below the module's initial memory (${m.memory.initialPages} pages)`, {
       hint: 'raise memory-max-pages for this route',
     });
   }
+  if (!WebAssembly.validate(bundle.bytes as Uint8Array<ArrayBuffer>)) refused(path, 'it does not validate');
   const suspendable = m.imports.includes(`${SLEDGE_MODULE}.yield`);
-  const sandbox: SandboxModule = { name, module, entry: m.entry, memory: { initialPages: m.memory.initialPages, maximumPages }, suspendable };
+  const sandbox: PreparedModule['sandbox'] = { name, entry: m.entry, memory: { initialPages: m.memory.initialPages, maximumPages }, suspendable };
   if (m.exports.includes(STACK_LOW_EXPORT)) sandbox.stackLowExport = STACK_LOW_EXPORT;
-  return { path, manifest: m, sandbox };
+  return { path, bundle, sandbox };
+}
+
+export async function compileModule(p: PreparedModule): Promise<ModuleContext> {
+  const m = p.bundle.manifest;
+  const bytes = p.bundle.bytes as Uint8Array<ArrayBuffer>;
+  let module: WebAssembly.Module;
+  try {
+    if (m.unsafe) {
+      // `none` really means no checks: V8 bakes the flag into this module's code only (DESIGN §3).
+      // The loader got here only with the explicit unsafe switch. Synchronous, so that the flag
+      // is set exactly while this module compiles.
+      setFlagsFromString('--no-wasm-bounds-checks');
+      try {
+        module = new WebAssembly.Module(bytes);
+      } finally {
+        setFlagsFromString('--wasm-bounds-checks');
+      }
+    } else {
+      // On V8's background threads: the event loop keeps serving while a bundle compiles. The
+      // pending compile holds no handle, so a timer keeps Node from exiting under it.
+      const alive = setInterval(() => {}, 1 << 30);
+      try {
+        module = await WebAssembly.compile(bytes);
+      } finally {
+        clearInterval(alive);
+      }
+    }
+  } catch (e) {
+    refused(p.path, (e as Error).message);
+  }
+  return { path: p.path, manifest: m, sandbox: { ...p.sandbox, module } };
+}
+
+export async function createModuleContext(bundle: ParsedBundle, path: string, name: string, memoryMaxPages?: number): Promise<ModuleContext> {
+  return compileModule(prepareModule(bundle, path, name, memoryMaxPages));
+}
+
+function refused(path: string, why: string): never {
+  throw new SledgeError('BUNDLE_COMPILE', `${path}: the engine refused the module: ${why}`, {
+    hint: 'rebuild the bundle with sledgec build; if it persists, report it with the bundle attached',
+  });
 }

@@ -1,19 +1,20 @@
-// `sledge-loader serve`, assembled: read the spec, load and compile every bundle once, start the
-// workers, listen per tenant, expose /metrics, and shut down gracefully on a signal.
+// `sledge-loader serve`, assembled: read the spec, check every bundle, start the workers, listen
+// per tenant, compile each bundle once (in the background), expose /metrics, and shut down
+// gracefully on a signal.
 
 import type { KeyObject } from 'node:crypto';
 import type { Server, ServerResponse } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import { basename, extname } from 'node:path';
-import { SledgeError } from '../contract/errors.ts';
+import { formatError, isSledgeError, SledgeError } from '../contract/errors.ts';
 import { Dispatcher } from '../runtime/dispatcher.ts';
 import type { Policy } from '../runtime/policies/index.ts';
-import type { ModuleSpec } from '../runtime/protocol.ts';
 import { startAdmin } from './admin.ts';
 import { AdmissionControl } from './admission.ts';
 import { loadBundle } from './bundle.ts';
 import { createListener, type RouteRuntime } from './listener.ts';
-import { createModuleContext } from './module-context.ts';
+import { CompileQueue } from './compile-queue.ts';
+import { prepareModule, type PreparedModule } from './module-context.ts';
 import { PerfLog } from './perf-log.ts';
 import { ServeMetrics } from './serve-metrics.ts';
 import { loadSpec, type RouteSpec, type TenantSpec } from './spec.ts';
@@ -47,30 +48,43 @@ export interface RunningServer {
 
 export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const tenants = await loadSpec(opts.spec);
-  // One module context per bundle file, shared by every route that names it.
-  const modules: ModuleSpec[] = [];
-  const byKey = new Map<string, number>();
-  const routeModule = new Map<RouteSpec, number>();
-  for (const t of tenants) {
-    for (const r of t.routes) {
-      const key = `${r.path}\0${r.memoryMaxPages ?? ''}`;
-      let id = byKey.get(key);
-      if (id === undefined) {
-        const policy = { allowUnsafe: opts.allowUnsafe, ...(opts.trustedKeys ? { trustedKeys: opts.trustedKeys } : {}) };
-        const ctx = await createModuleContext(await loadBundle(r.path, policy), r.path, routeName(r), r.memoryMaxPages);
-        id = modules.length;
-        modules.push({ id, ...ctx.sandbox });
-        byKey.set(key, id);
-      }
-      routeModule.set(r, id);
-    }
-  }
-  const dispatcher = new Dispatcher(modules, {
+  const dispatcher = new Dispatcher([], {
     workers: opts.workers, policy: opts.policy, quantumUs: opts.quantumUs, preemption: opts.preemption,
     queueCapacity: opts.queueCapacity, localCapacity: opts.localCapacity,
   });
-  await dispatcher.start();
-  const metrics = new ServeMetrics(dispatcher, modules.map((m) => m.name));
+  // Workers boot (tens of ms each) while the bundles are checked and compiled.
+  const workersReady = dispatcher.start();
+  // One module context per bundle file, shared by every route that names it. Every bundle is
+  // read, verified and validated before anything listens; compiling comes after (compile-queue).
+  const prepared: PreparedModule[] = [];
+  const byKey = new Map<string, number>();
+  const routeModule = new Map<RouteSpec, number>();
+  try {
+    for (const t of tenants) {
+      for (const r of t.routes) {
+        const key = `${r.path}\0${r.memoryMaxPages ?? ''}`;
+        let id = byKey.get(key);
+        if (id === undefined) {
+          const policy = { allowUnsafe: opts.allowUnsafe, ...(opts.trustedKeys ? { trustedKeys: opts.trustedKeys } : {}) };
+          id = prepared.push(prepareModule(await loadBundle(r.path, policy), r.path, routeName(r), r.memoryMaxPages)) - 1;
+          byKey.set(key, id);
+        }
+        routeModule.set(r, id);
+      }
+    }
+  } catch (e) {
+    await dispatcher.close();
+    throw e;
+  }
+  const compiler = new CompileQueue(prepared, {
+    ready: (id, ctx) => dispatcher.addModule({ id, ...ctx.sandbox }),
+    failed: (_id, e) => opts.log(isSledgeError(e) ? formatError('sledge-loader', e) : String(e)),
+  });
+  // Listening means a worker can take a request now: a request queued behind a booting worker
+  // would spend its deadline waiting.
+  await workersReady;
+  const compiled = compiler.start();
+  const metrics = new ServeMetrics(dispatcher, prepared.map((m) => m.sandbox.name));
   const admission = new AdmissionControl(opts.workers, opts.admission);
   const perfLog = opts.perfLog ? new PerfLog(opts.perfLog) : undefined;
   let shuttingDown = false;
@@ -86,6 +100,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         const record = metrics.route(t.name, r.route);
         routes.set(r, {
           spec: r, moduleId: routeModule.get(r)!, name: routeName(r),
+          ready: () => compiler.ready(routeModule.get(r)!),
           admit: () => ra.admit(),
           observe: perfLog
             ? (status, result) => {
@@ -110,7 +125,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     await dispatcher.close();
     throw e;
   }
-  const admin = opts.admin ? await startAdmin(opts.admin, metrics) : undefined;
+  const admin = opts.admin ? await startAdmin(opts.admin, metrics, () => compiler.pending) : undefined;
   const running: RunningServer = {
     tenants: listening,
     dispatcher,
@@ -124,6 +139,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       // Then let every answer reach the kernel (a response's 'close' comes after its last write).
       await Promise.race([until(() => answering.size === 0), grace]);
       await dispatcher.close();
+      await compiled;
       for (const s of servers) s.closeAllConnections();
       admin?.server.close();
       await perfLog?.close();

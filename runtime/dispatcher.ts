@@ -63,7 +63,7 @@ export class Dispatcher {
   readonly stats = { workerRestarts: 0 };
 
   constructor(modules: ModuleSpec[], opts: DispatcherOptions) {
-    this.modules = modules;
+    this.modules = [...modules];
     this.opts = opts;
     this.queue = makeQueue<Pending>(opts.policy);
   }
@@ -80,11 +80,26 @@ export class Dispatcher {
     return this.slots.map((s) => ({ index: s.index, busy: Atomics.load(s.page.i32, RUNNING_ID) !== 0, inflight: s.inflight.size, pools: s.pools }));
   }
 
-  async start(): Promise<void> {
-    this.ticker = new Worker(TICKER_URL);
-    this.ticker.unref();
-    await Promise.all(Array.from({ length: this.opts.workers }, (_, i) => this.spawn(i)));
-    this.sendPages();
+  /**
+   * Starts the ticker and the workers; resolves when every worker is ready. Requests submitted
+   * meanwhile wait in the global queue.
+   */
+  start(): Promise<void> {
+    const ready = Promise.all(Array.from({ length: this.opts.workers }, (_, i) => this.spawn(i)));
+    // The ticker boots after the workers, not beside them: on few cores, booting both at once
+    // delays the first request (until it runs, quanta are simply longer).
+    return ready.then(() => {
+      if (this.closing) return;
+      this.ticker = new Worker(TICKER_URL);
+      this.ticker.unref();
+      this.sendPages();
+    });
+  }
+
+  /** A module compiled after start: workers get it before any task that names it. */
+  addModule(m: ModuleSpec): void {
+    this.modules.push(m);
+    for (const s of this.slots) s.worker.postMessage({ type: 'module', module: m } satisfies ToWorker);
   }
 
   /** Queues a request; resolves with its result, rejects with QueueFullError or WorkerLostError. */

@@ -20,6 +20,8 @@ export interface TaskMessage extends SandboxRequest {
 
 export type ToWorker =
   | { type: 'init'; workerIndex: number; modules: ModuleSpec[]; preempt: WebAssembly.Memory; config: WorkerConfig }
+  /** A module compiled after the worker started (the loader compiles in the background). */
+  | { type: 'module'; module: ModuleSpec }
   | { type: 'tasks'; tasks: TaskMessage[] }
   | { type: 'shutdown' };
 

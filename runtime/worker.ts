@@ -4,7 +4,7 @@
 import { parentPort, receiveMessageOnPort } from 'node:worker_threads';
 import { ControlPage, nowMs, PENDING } from './control-page.ts';
 import { MemoryPool } from './memory-pool.ts';
-import type { FromWorker, TaskResult, ToWorker } from './protocol.ts';
+import type { FromWorker, ModuleSpec, TaskResult, ToWorker } from './protocol.ts';
 import { WorkerScheduler } from './worker-scheduler.ts';
 
 const port = parentPort!;
@@ -55,6 +55,10 @@ function schedule(): void {
 
 port.on('message', onMessage);
 
+function addModule(m: ModuleSpec): void {
+  pools.set(m.id, new MemoryPool(m, { preempt: page!.memory, yieldImport: scheduler!.yieldImport }));
+}
+
 function onMessage(msg: ToWorker): void {
   switch (msg.type) {
     case 'init': {
@@ -75,9 +79,7 @@ function onMessage(msg: ToWorker): void {
           for (let m = receiveMessageOnPort(port); m; m = receiveMessageOnPort(port)) onMessage(m.message as ToWorker);
         },
       });
-      for (const m of msg.modules) {
-        pools.set(m.id, new MemoryPool(m, { preempt: page.memory, yieldImport: scheduler.yieldImport }));
-      }
+      for (const m of msg.modules) addModule(m);
       void scheduler.loop();
       // Idle pools give their memories back (each holds address space and touched pages).
       setInterval(() => {
@@ -86,6 +88,9 @@ function onMessage(msg: ToWorker): void {
       port.postMessage({ type: 'ready', workerIndex: msg.workerIndex } satisfies FromWorker);
       break;
     }
+    case 'module':
+      addModule(msg.module);
+      break;
     case 'tasks':
       for (const t of msg.tasks) scheduler!.enqueue(t, pools.get(t.moduleId)!);
       break;

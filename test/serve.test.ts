@@ -9,6 +9,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isSledgeError } from '../contract/errors.ts';
 import { readSections } from '../contract/wasm-sections.ts';
+import { loadBundle } from '../loader/bundle.ts';
+import { CompileQueue } from '../loader/compile-queue.ts';
+import { prepareModule, type PreparedModule } from '../loader/module-context.ts';
 import { serve } from '../loader/server.ts';
 import { FixtureDir, get, rawHttp, ROOT, route, spawnLoader, spawnServer, startInProcess, waitFor, type InProcess } from './helpers/serve.ts';
 
@@ -312,6 +315,8 @@ describe('two workers: concurrency, a lost worker, metrics', () => {
     expect(d('tenant="m",route="/divzero",class="5xx"')).toBe(2);
     expect(sample(r.text, 'sledge_requests_total', 'tenant="m",route="/fib",class="2xx"')).toBeGreaterThan(0);
     expect(sample(r.text, 'sledge_sandbox_duration_seconds_count', 'tenant="m",route="/hello"')).toBeGreaterThanOrEqual(3);
+    // Ready once every module is compiled (they compile in the background after listening).
+    await waitFor(async () => (await get(admin, '/healthz')).status === 200, 10_000, '/healthz to say ok');
     expect((await get(admin, '/healthz')).text).toBe('ok\n');
   });
 });
@@ -471,3 +476,48 @@ function fib(n: number): number {
   for (let i = 0; i < n; i++) [a, c] = [c, a + c];
   return a;
 }
+
+describe('background compile (the listener opens before the modules are compiled)', () => {
+  const NAMES = ['empty', 'hello', 'fibonacci', 'echo'];
+  const prepare = async () => Promise.all(NAMES.map(async (n) => prepareModule(await loadBundle(b[n]!), b[n]!, n)));
+
+  it('compiles in spec order, except that a module a request waits for goes first', async () => {
+    const order: number[] = [];
+    const q = new CompileQueue(await prepare(), { ready: (id) => order.push(id), failed: (id, e) => { throw e; } });
+    const waited = q.ready(2);
+    expect(waited).toBeInstanceOf(Promise);
+    const all = q.start();
+    await waited;
+    expect(order[0]).toBe(2);
+    expect(q.ready(2)).toBeUndefined();
+    await all;
+    expect(order).toEqual([2, 0, 1, 3]);
+    expect(q.pending).toBe(0);
+  });
+
+  it('a module the engine refuses fails its waiting requests with BUNDLE_COMPILE, and the others compile', async () => {
+    const [good, victim] = await prepare();
+    // Past the checks, then corrupted: what an engine refusal after validation would look like.
+    const bad: PreparedModule = { ...victim!, bundle: { ...victim!.bundle, bytes: new Uint8Array([0, 0x61, 0x73, 0x6d, 9, 9, 9, 9]) } };
+    const failed: number[] = [];
+    const q = new CompileQueue([bad, good!], { ready: () => {}, failed: (id) => failed.push(id) });
+    const waited = q.ready(0)!;
+    await q.start();
+    await expect(waited).rejects.toMatchObject({ code: 'BUNDLE_COMPILE' });
+    expect(failed).toEqual([0]);
+    expect(q.ready(1)).toBeUndefined();
+  });
+
+  it('answers a request for the last route of a spec as soon as it is up', async () => {
+    const order = [...FIXTURES.filter((f) => f !== 'fibonacci'), 'fibonacci'];
+    const spec = await fx.spec('late.json', [{ name: 'late', port: 0, routes: order.map((f) => route(`/${f}`, b[f]!)) }]);
+    const s = await startInProcess(spec, { workers: 1 });
+    try {
+      const r = await get(s.port, '/fibonacci?20');
+      expect(r.status).toBe(200);
+      expect(r.text).toBe('6765\n');
+    } finally {
+      await s.stop();
+    }
+  });
+});
