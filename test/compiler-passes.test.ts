@@ -339,6 +339,13 @@ describe('yield points', () => {
     }
   });
 
+  it('a module that needs no point imports neither preempt nor yield (the loader then calls it directly)', async () => {
+    const r = await compileModule(wat(`(module (memory 1) (func (export "_start") (i32.store (i32.const 16) (i32.const 1))))`), opts());
+    expect(r.yieldPointCount).toBe(0);
+    expect(r.imports).toEqual(['sledge.memory']);
+    expect(r.features).not.toContain('yield-points');
+  });
+
   it('--no-yield-points inserts none and imports neither preempt nor yield', async () => {
     const r = await compileModule(loops, opts({ yieldPoints: false }));
     expect(r.yieldPointCount).toBe(0);
