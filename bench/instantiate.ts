@@ -71,15 +71,6 @@ const lowestWritten = probe.findIndex((b) => b !== 0);
 const stackTop = Math.floor(lowestWritten / PAGE) * PAGE; // the 1 MiB stack's top for these bundles
 probe.fill(0);
 
-// What the sandbox would cost if the bundle exported the stack low-water mark: the same runSandbox,
-// with release zeroing from the stack top (sound for `empty`, which writes nothing below it).
-class LowWaterPool extends MemoryPool {
-  override release(slot: Parameters<MemoryPool['release']>[0], low: number): void {
-    super.release(slot, Math.max(low, stackTop));
-  }
-}
-const lowPool = new LowWaterPool(mod, hooks);
-
 const fills = {
   whole: new Uint8Array(resetSlot.memory.buffer),
   fromTop: new Uint8Array(resetSlot.memory.buffer, stackTop),
@@ -90,8 +81,8 @@ const promFill = new Uint8Array(promSlot.memory.buffer, stackTop);
 interface Variant { name: string; run: () => unknown; async?: boolean; times: number[] }
 const variants: Variant[] = [
   { name: 'bare `new WebAssembly.Instance` (pooled memory) — baseline', run: () => new WebAssembly.Instance(mod.module, bareSlot.imports), times: [] },
-  { name: '**sandbox: runSandbox (acquire, instance, promising run, reset)**', run: () => runSandbox(pool, req), async: true, times: [] },
-  { name: `sandbox, simulated \`${STACK_LOW_EXPORT}\` export (release zeroes from the stack top)`, run: () => runSandbox(lowPool, req), async: true, times: [] },
+  // As the worker's scheduler calls it: awaited only when the module can suspend.
+  { name: `**sandbox: runSandbox (acquire, instance, ${mod.suspendable ? 'promising' : 'plain'} run, reset)**`, run: () => runSandbox(pool, req), async: mod.suspendable, times: [] },
   { name: 'instance + `_start` (plain call) + reset from the stack top', run: () => {
     (new WebAssembly.Instance(mod.module, syncSlot.imports).exports._start as Function)();
     syncFill.fill(0);
