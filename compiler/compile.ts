@@ -18,6 +18,7 @@ import { DEFAULT_MAX_PAGES, importMemory, MAX_PAGES_CAP } from './passes/memory-
 import { cleanupInstrumentation, optimizeModule } from './passes/optimize.ts';
 import { insertStackWatermark } from './passes/stack-watermark.ts';
 import { readModule, validateInput } from './passes/validate.ts';
+import { staticWriteRange, type WriteRange } from './passes/write-range.ts';
 import { insertYieldPoints, type YieldStyle } from './passes/yield-points.ts';
 import { readModuleInfo } from './wasm-binary.ts';
 
@@ -48,6 +49,8 @@ export interface CompiledModule {
   binaryenVersion: string;
   /** Software bounds checks inserted. */
   boundsChecks: number;
+  /** Where every write of a run falls, when all are at constant addresses (passes/write-range.ts). */
+  writeRange?: WriteRange;
 }
 
 export async function compileModule(input: Uint8Array, opts: CompileOptions): Promise<CompiledModule> {
@@ -68,6 +71,7 @@ export async function compileModule(input: Uint8Array, opts: CompileOptions): Pr
   let wasm: Uint8Array;
   let boundsChecks = 0;
   let yieldPointCount = 0;
+  let writeRange: WriteRange | undefined;
   let binaryenProblems: string[] = [];
   try {
     // The probe exports also keep the optimizer from dropping sledge.preempt before it is used.
@@ -79,6 +83,7 @@ export async function compileModule(input: Uint8Array, opts: CompileOptions): Pr
     if (opts.bounds === 'software') {
       boundsChecks = insertBoundsChecks(m, { memory, initialPages: mem.initialPages, checkStyle: opts.boundsCheckStyle, where });
     }
+    writeRange = staticWriteRange(m);
     if (preempt !== undefined) {
       yieldPointCount = insertYieldPoints(m, { preemptMemory: preempt, where, style: opts.yieldStyle });
     }
@@ -125,6 +130,7 @@ export async function compileModule(input: Uint8Array, opts: CompileOptions): Pr
     features,
     binaryenVersion,
     boundsChecks,
+    ...(writeRange ? { writeRange } : {}),
   };
 }
 

@@ -42,7 +42,8 @@ function finish(pool: MemoryPool, slot: Slot, instance: WebAssembly.Instance | u
 
 function resetFrom(pool: MemoryPool, slot: Slot, instance: WebAssembly.Instance | undefined): number {
   const name = pool.mod.stackLowExport;
-  if (!name || !instance) return 0;
+  // With a static write range the pool ignores the mark: do not pay for reading it.
+  if (!name || !instance || pool.mod.writeRange) return 0;
   const g = instance.exports[name];
   // A wrapped (negative) value means the stack ran below address 0: clear everything.
   const low = g instanceof WebAssembly.Global ? (g.value as number) : 0;
