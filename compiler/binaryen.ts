@@ -590,6 +590,14 @@ export function importedFunctionName(m: Module, module: string, base: string, pa
   return undefined;
 }
 
+/** "module.base" of every imported function. */
+export function importedFunctions(m: Module): string[] {
+  return functions(m).filter((f) => f.imported).map((f) => {
+    const info = binaryen.getFunctionInfo(f.ref);
+    return `${info.module}.${info.base}`;
+  });
+}
+
 export function addFunctionImport(m: Module, internal: string, module: string, base: string, params: Type, results: Type): void {
   m.addFunctionImport(internal, module, base, params, results);
 }

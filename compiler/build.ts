@@ -70,6 +70,7 @@ export async function build(sourcePath: string, opts: BuildOptions): Promise<{ b
       simd: opts.simd,
       ...(front.stackSize ? { stackSize: front.stackSize } : {}),
     },
+    ...(mod.writeRange ? { writes: mod.writeRange } : {}),
   };
   return writeBundle(mod.wasm, manifest, opts.signingKey);
 }

@@ -11,13 +11,14 @@
 import { SledgeError } from '../contract/errors.ts';
 import { MEMORY_IMPORT, PREEMPT_MEMORY_IMPORT } from '../contract/host-abi.ts';
 import type { BoundsMode, Feature } from '../contract/manifest.ts';
-import { binaryenVersion, emitBinary, exportTarget, validate, type Module } from './binaryen.ts';
+import { binaryenVersion, emitBinary, exportTarget, runPasses, validate, type Module } from './binaryen.ts';
 import { checkAbi } from './passes/abi-check.ts';
 import { insertBoundsChecks, type CheckStyle } from './passes/bounds-software.ts';
 import { DEFAULT_MAX_PAGES, importMemory, MAX_PAGES_CAP } from './passes/memory-import.ts';
 import { cleanupInstrumentation, optimizeModule } from './passes/optimize.ts';
 import { insertStackWatermark } from './passes/stack-watermark.ts';
 import { readModule, validateInput } from './passes/validate.ts';
+import { staticWriteRange, type WriteRange } from './passes/write-range.ts';
 import { insertYieldPoints, type YieldStyle } from './passes/yield-points.ts';
 import { readModuleInfo } from './wasm-binary.ts';
 
@@ -48,6 +49,8 @@ export interface CompiledModule {
   binaryenVersion: string;
   /** Software bounds checks inserted. */
   boundsChecks: number;
+  /** Where every write of a run falls, when all are at constant addresses (passes/write-range.ts). */
+  writeRange?: WriteRange;
 }
 
 export async function compileModule(input: Uint8Array, opts: CompileOptions): Promise<CompiledModule> {
@@ -68,6 +71,7 @@ export async function compileModule(input: Uint8Array, opts: CompileOptions): Pr
   let wasm: Uint8Array;
   let boundsChecks = 0;
   let yieldPointCount = 0;
+  let writeRange: WriteRange | undefined;
   let binaryenProblems: string[] = [];
   try {
     // The probe exports also keep the optimizer from dropping sledge.preempt before it is used.
@@ -79,12 +83,16 @@ export async function compileModule(input: Uint8Array, opts: CompileOptions): Pr
     if (opts.bounds === 'software') {
       boundsChecks = insertBoundsChecks(m, { memory, initialPages: mem.initialPages, checkStyle: opts.boundsCheckStyle, where });
     }
+    writeRange = staticWriteRange(m);
     if (preempt !== undefined) {
       yieldPointCount = insertYieldPoints(m, { preemptMemory: preempt, where, style: opts.yieldStyle });
     }
     m.removeExport(mem.probe.memory);
     if (mem.probe.preempt !== undefined) m.removeExport(mem.probe.preempt);
     if (boundsChecks || yieldPointCount) cleanupInstrumentation(m, opts.optLevel);
+    // No point inserted: sledge.yield and sledge.preempt go unless the user's code calls them, so
+    // the loader sees a module that cannot suspend and calls it directly (no JSPI wrapper, ~1 µs).
+    else if (preempt !== undefined) runPasses(m, ['remove-unused-module-elements']);
     wasm = emitBinary(m);
     if (!WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>)) binaryenProblems = validate(m);
   } finally {
@@ -122,6 +130,7 @@ export async function compileModule(input: Uint8Array, opts: CompileOptions): Pr
     features,
     binaryenVersion,
     boundsChecks,
+    ...(writeRange ? { writeRange } : {}),
   };
 }
 

@@ -34,6 +34,11 @@ export interface Manifest {
   /** sha256 of the module with the sledge.* sections removed: detects corruption or tampering. */
   moduleSha256: string;
   toolchain: { sledgec: string; frontend: string; binaryen: string; optLevel: number; simd: boolean; stackSize?: number };
+  /**
+   * Every byte a run can write lies in [low, high) (all its writes use constant addresses), so a
+   * reset zeroes only that. Absent: unknown; a loader that ignores it just zeroes more.
+   */
+  writes?: { low: number; high: number };
 }
 
 const REQUIRED: (keyof Manifest)[] = [

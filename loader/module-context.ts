@@ -38,6 +38,9 @@ export function prepareModule(bundle: ParsedBundle, path: string, name: string, 
   const suspendable = m.imports.includes(`${SLEDGE_MODULE}.yield`);
   const sandbox: PreparedModule['sandbox'] = { name, entry: m.entry, memory: { initialPages: m.memory.initialPages, maximumPages }, suspendable };
   if (m.exports.includes(STACK_LOW_EXPORT)) sandbox.stackLowExport = STACK_LOW_EXPORT;
+  // A malformed range is ignored: the reset then zeroes from the stack mark up, which is safe.
+  const w = m.writes;
+  if (w && Number.isSafeInteger(w.low) && Number.isSafeInteger(w.high) && 0 <= w.low && w.low <= w.high) sandbox.writeRange = { low: w.low, high: w.high };
   return { path, bundle, sandbox };
 }
 

@@ -61,7 +61,8 @@ export class MemoryPool {
   }
 
   /**
-   * Zeroes what the run could have written, from `low` (stack low-water mark) to the end. A memory
+   * Zeroes what the run could have written: the module's static write range when it has one, else
+   * from `low` (stack low-water mark) to the end. A memory
    * the run grew is dropped: a wasm memory cannot shrink, and the guest's allocator grows from the
    * current size, so the next request would get less room under the cap than a fresh memory gives.
    */
@@ -70,6 +71,12 @@ export class MemoryPool {
     const size = slot.memory.buffer.byteLength;
     if (this.idle.length >= this.opts.maxIdle || size !== this.mod.memory.initialPages * PAGE) return;
     const bytes = new Uint8Array(slot.memory.buffer);
+    const w = this.mod.writeRange;
+    if (w) {
+      bytes.fill(0, w.low, w.high);
+      this.idle.push(slot);
+      return;
+    }
     bytes.fill(0, low);
     // Below the stack's low-water mark only a wild pointer writes; the likeliest ones (near null)
     // land in the first 4 KiB, which are cheap to clear too.

@@ -18,6 +18,11 @@ export interface SandboxModule {
    * mark, exported by the bundle as a global). Absent: the whole memory is cleared after a run.
    */
   stackLowExport?: string;
+  /**
+   * Every byte a run can write lies in [low, high) (known at build time): the reset zeroes that and
+   * nothing else, and `stackLowExport` is not read.
+   */
+  writeRange?: { low: number; high: number };
 }
 
 export interface SandboxRequest {

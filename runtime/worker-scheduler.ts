@@ -89,20 +89,14 @@ export class WorkerScheduler {
       // Results finished earlier go out before a sandbox that may run long takes the thread; one
       // that was preempted is known to be long, so they all go before it resumes.
       this.opts.flush?.(t.resume !== undefined);
-      const step = new Promise<Step>((r) => (this.stepDone = r));
       this.current = t;
       const begin = nowMs();
       this.page.setRunning(t.msg.id, t.deadline, t.msg.timeoutAt);
-      if (t.resume) {
-        t.preemptedMs += begin - t.suspendedAt;
-        const resume = t.resume;
-        t.resume = undefined;
-        resume();
-      } else {
-        t.firstRunAt = begin;
-        this.start(t);
-      }
-      const outcome = await step;
+      if (t.resume) t.preemptedMs += begin - t.suspendedAt;
+      else t.firstRunAt = begin;
+      const step = this.step(t);
+      // A sandbox that cannot suspend finished synchronously: no promise to wait for.
+      const outcome = typeof step === 'string' ? step : await step;
       const end = nowMs();
       this.page.setIdle();
       this.current = undefined;
@@ -116,12 +110,30 @@ export class WorkerScheduler {
     }
   }
 
-  private start(t: Task): void {
-    const done = (res: SandboxResult) => {
-      t.result = res;
-      this.stepDone?.('done');
-    };
-    runSandbox(t.pool, t.msg).then(done, (e) => done({ exitCode: 134, stdout: [], stderr: [], trap: { kind: 'host-error', reason: String(e) } }));
+  /** Runs or resumes `t` until it finishes or yields; 'done' when it ran to the end synchronously. */
+  private step(t: Task): Step | Promise<Step> {
+    if (!t.resume && !t.pool.mod.suspendable) {
+      try {
+        t.result = runSandbox(t.pool, t.msg) as SandboxResult;
+      } catch (e) {
+        t.result = hostError(e);
+      }
+      return 'done';
+    }
+    // Set before the guest runs: its first yield point may fire before runSandbox returns.
+    const step = new Promise<Step>((r) => (this.stepDone = r));
+    if (t.resume) {
+      const resume = t.resume;
+      t.resume = undefined;
+      resume();
+    } else {
+      const done = (res: SandboxResult) => {
+        t.result = res;
+        this.stepDone?.('done');
+      };
+      void Promise.resolve(runSandbox(t.pool, t.msg)).then(done, (e) => done(hostError(e)));
+    }
+    return step;
   }
 
   private report(t: Task, end: number): TaskResult {
@@ -171,3 +183,6 @@ export class WorkerScheduler {
   }
 }
 
+function hostError(e: unknown): SandboxResult {
+  return { exitCode: 134, stdout: [], stderr: [], trap: { kind: 'host-error', reason: String(e) } };
+}

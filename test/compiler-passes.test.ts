@@ -339,11 +339,49 @@ describe('yield points', () => {
     }
   });
 
+  it('a module that needs no point imports neither preempt nor yield (the loader then calls it directly)', async () => {
+    const r = await compileModule(wat(`(module (memory 1) (func (export "_start") (i32.store (i32.const 16) (i32.const 1))))`), opts());
+    expect(r.yieldPointCount).toBe(0);
+    expect(r.imports).toEqual(['sledge.memory']);
+    expect(r.features).not.toContain('yield-points');
+  });
+
   it('--no-yield-points inserts none and imports neither preempt nor yield', async () => {
     const r = await compileModule(loops, opts({ yieldPoints: false }));
     expect(r.yieldPointCount).toBe(0);
     expect(r.imports).toEqual(['sledge.memory']);
     expect(r.features).not.toContain('yield-points');
+  });
+});
+
+describe('static write range', () => {
+  const range = async (body: string, imports = '') =>
+    (await compileModule(wat(`(module ${imports} (memory 2) (func (export "_start") ${body}))`), opts())).writeRange;
+
+  it('spans every constant-address write: stores, atomics, fill, copy', async () => {
+    expect(await range(`(i32.store offset=4 (i32.const 100) (i32.const 1))
+      (i64.atomic.rmw.add (i32.const 64) (i64.const 1)) (drop)
+      (memory.fill (i32.const 5000) (i32.const 255) (i32.const 3000))
+      (memory.copy (i32.const 9000) (i32.const 0) (i32.const 8))`)).toEqual({ low: 64, high: 9008 });
+    // proc_exit writes nothing into the guest's memory.
+    expect(await range('(i32.store (i32.const 8) (i32.const 1)) (call 0 (i32.const 0))', '(import "wasi_snapshot_preview1" "proc_exit" (func (param i32)))'))
+      .toEqual({ low: 8, high: 12 });
+  });
+
+  it('is absent when a write goes through a computed pointer or a size is not constant', async () => {
+    expect(await range('(i32.store (i32.load (i32.const 0)) (i32.const 1))')).toBeUndefined();
+    expect(await range('(memory.fill (i32.const 0) (i32.const 0) (memory.size))')).toBeUndefined();
+  });
+
+  it('is absent when an import can write the memory (any WASI call with pointers)', async () => {
+    expect(await range('(drop (call 0 (i32.const 0) (i32.const 0)))', '(import "wasi_snapshot_preview1" "args_sizes_get" (func (param i32 i32) (result i32)))')).toBeUndefined();
+  });
+
+  it('does not count the yield points\' writes to the preempt page', async () => {
+    const r = await compileModule(wat(`(module (memory 1) (func (export "_start") (local i32)
+      (loop $l (i32.store (i32.const 16) (local.get 0)) (br_if $l (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))))`), opts());
+    expect(r.yieldPointCount).toBeGreaterThan(0);
+    expect(r.writeRange).toEqual({ low: 16, high: 20 });
   });
 });
 

@@ -2,6 +2,7 @@
 
 import wabtInit from 'wabt';
 import { describe, expect, it } from 'vitest';
+import { compileModule } from '../compiler/compile.ts';
 import { MemoryPool } from '../runtime/memory-pool.ts';
 import { runSandbox } from '../runtime/sandbox.ts';
 
@@ -33,5 +34,35 @@ describe('MemoryPool', () => {
     expect(pool.idleCount).toBe(6);
     expect(pool.shrink(4)).toBe(2);
     expect(pool.idleCount).toBe(4);
+  });
+});
+
+describe('reset by static write range', async () => {
+  // Only constant-address writes, in bss, in a data segment and by memory.fill in the second page.
+  // A run first checks each place still holds its fresh value, else exits with a code naming it.
+  const built = await compileModule(new Uint8Array(wabt.parseWat('w.wat', `(module
+    (import "wasi_snapshot_preview1" "proc_exit" (func $exit (param i32)))
+    (memory 2 4)
+    (data (i32.const 2000) "\\07")
+    (func (export "_start")
+      (if (i32.load (i32.const 100)) (then (call $exit (i32.const 1))))
+      (if (i32.ne (i32.load8_u (i32.const 2000)) (i32.const 7)) (then (call $exit (i32.const 2))))
+      (if (i32.load (i32.const 70996)) (then (call $exit (i32.const 3))))
+      (i32.store (i32.const 100) (i32.const 42))
+      (i32.store8 (i32.const 2000) (i32.const 99))
+      (memory.fill (i32.const 69000) (i32.const 255) (i32.const 2000))))`, {}).toBinary({}).buffer),
+  { bounds: 'guard', yieldPoints: true, optLevel: 2, simd: false, where: 'w.wat' });
+  const rangeMod = { ...mod, module: new WebAssembly.Module(built.wasm as Uint8Array<ArrayBuffer>), writeRange: built.writeRange };
+
+  it('the compiler finds the range, and a reset of just that range leaks nothing to the next run', async () => {
+    expect(built.writeRange).toEqual({ low: 100, high: 71000 });
+    const pool = new MemoryPool(rangeMod, hooks);
+    for (let i = 0; i < 3; i++) expect((await runSandbox(pool, req)).exitCode).toBe(0);
+  });
+
+  it('(control) a range that misses a write lets the next run see it', async () => {
+    const pool = new MemoryPool({ ...rangeMod, writeRange: { low: 100, high: 70996 } }, hooks);
+    expect((await runSandbox(pool, req)).exitCode).toBe(0);
+    expect((await runSandbox(pool, req)).exitCode).toBe(3);
   });
 });
