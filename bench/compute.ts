@@ -56,6 +56,7 @@ async function child(bundle: string, kernel: string, n: number): Promise<void> {
   const { createModuleContext } = await import('../loader/module-context.ts');
   const { MemoryPool } = await import('../runtime/memory-pool.ts');
   const { runSandbox } = await import('../runtime/sandbox.ts');
+  const { cStrings } = await import('../runtime/wasi/c-strings.ts');
   const t0 = performance.now();
   const ctx = await createModuleContext(await loadBundle(bundle), bundle, kernel);
   const compileMs = performance.now() - t0;
@@ -64,7 +65,7 @@ async function child(bundle: string, kernel: string, n: number): Promise<void> {
   let output = '';
   for (let i = 0; i < n; i++) {
     const t = performance.now();
-    const r = await runSandbox(pool, { argv: [kernel], env: [], stdin: new Uint8Array(0) });
+    const r = await runSandbox(pool, { argv: cStrings([kernel]), env: cStrings([]), stdin: new Uint8Array(0) });
     runs.push((performance.now() - t) / 1000);
     if (i === 0) output = Buffer.concat(r.stdout).toString();
   }

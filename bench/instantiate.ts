@@ -21,7 +21,8 @@ import { ControlPage } from '../runtime/control-page.ts';
 import { MemoryPool } from '../runtime/memory-pool.ts';
 import { runSandbox } from '../runtime/sandbox.ts';
 import type { SandboxRequest } from '../runtime/sandbox-module.ts';
-import { cString } from '../runtime/wasi/context.ts';
+import { decodeTasks, encodeTasks } from '../runtime/task-codec.ts';
+import { cStrings } from '../runtime/wasi/c-strings.ts';
 import { buildInChild } from './lib/build-fixtures.ts';
 import { tempDir } from './lib/loader-process.ts';
 import { percentile, report, table } from './lib/stats.ts';
@@ -59,12 +60,11 @@ const resetSlot = new MemoryPool(mod, hooks).acquire();
 const memBytes = mod.memory.initialPages * PAGE;
 
 // A request as the listener builds it: argv [name] and the CGI variables of a plain GET.
-const req: SandboxRequest = {
-  argv: ['empty'],
-  env: ['GATEWAY_INTERFACE=CGI/1.1', 'REQUEST_METHOD=GET', 'QUERY_STRING=', 'SCRIPT_NAME=/empty', 'PATH_INFO=', 'SERVER_PROTOCOL=HTTP/1.1',
-    'SERVER_PORT=10000', 'REMOTE_ADDR=127.0.0.1', 'CONTENT_LENGTH=0', 'HTTP_HOST=127.0.0.1:10000', 'HTTP_USER_AGENT=wrk', 'HTTP_ACCEPT=*/*'],
-  stdin: new Uint8Array(0),
-};
+const argv = ['empty'];
+const env = ['GATEWAY_INTERFACE=CGI/1.1', 'REQUEST_METHOD=GET', 'QUERY_STRING=', 'SCRIPT_NAME=/empty', 'PATH_INFO=', 'SERVER_PROTOCOL=HTTP/1.1',
+  'SERVER_PORT=10000', 'REMOTE_ADDR=127.0.0.1', 'CONTENT_LENGTH=0', 'HTTP_HOST=127.0.0.1:10000', 'HTTP_USER_AGENT=wrk', 'HTTP_ACCEPT=*/*'];
+const req: SandboxRequest = { argv: cStrings(argv), env: cStrings(env), stdin: new Uint8Array(0) };
+const queued = { id: 1, moduleId: 0, arrival: 0, deadline: 10, timeoutAt: 100, argv, env, stdin: req.stdin };
 
 // Where a run writes: run once on zeroed memory and find the lowest non-zero byte. The stack is
 // laid out first and grows down from its top; `empty` writes only above it (data, bss, heap).
@@ -98,7 +98,7 @@ const variants: Variant[] = [
   }, times: [] },
   { name: `reset: zero the whole memory (${memBytes} B, a bundle with no mark and no write range)`, run: () => fills.whole.fill(0), times: [] },
   { name: `reset: zero from the stack top (${memBytes - stackTop} B, a bundle with a stack mark)`, run: () => fills.fromTop.fill(0), times: [] },
-  { name: 'encode argv + 12 CGI variables (when the guest reads them)', run: () => [req.argv.map(cString), req.env.map(cString)], times: [] },
+  { name: 'the request as a task batch: encode (main thread) + decode (worker), argv + 12 CGI variables', run: () => decodeTasks(encodeTasks([queued])), times: [] },
 ];
 
 async function block(v: Variant, n: number, keep: boolean): Promise<void> {

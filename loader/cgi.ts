@@ -19,11 +19,15 @@ export function invocation(req: IncomingMessage, name: string, routePrefix: stri
   if (query) {
     for (const tok of query.split('&')) {
       if (!tok) continue;
+      let arg: string;
       try {
-        argv.push(decodeURIComponent(tok.replace(/\+/g, ' ')));
+        arg = decodeURIComponent(tok.replace(/\+/g, ' '));
       } catch {
         throw new SledgeError('BAD_QUERY', `malformed percent-encoding in the query: ${tok}`, { hint: 'encode the query string with encodeURIComponent' });
       }
+      // argv entries are C strings: a NUL would end one early (and split it in two for the guest).
+      if (arg.includes('\0')) throw new SledgeError('BAD_QUERY', `a query token holds a NUL byte (%00): ${tok}`, { hint: 'arguments cannot contain NUL; send binary data in the body' });
+      argv.push(arg);
     }
   }
   const env = [

@@ -24,15 +24,40 @@ export function nowMs(): number {
   return performance.timeOrigin + performance.now();
 }
 
+/**
+ * The ticker sleeps while no sandbox runs anywhere (an idle server costs no CPU); a worker that
+ * starts a sandbox rings it awake. Word 0 is 1 while the ticker sleeps or is about to.
+ */
+export class TickerBell {
+  readonly i32: Int32Array;
+
+  constructor(buffer?: SharedArrayBuffer) {
+    this.i32 = new Int32Array(buffer ?? new SharedArrayBuffer(4));
+  }
+
+  get buffer(): SharedArrayBuffer {
+    return this.i32.buffer as SharedArrayBuffer;
+  }
+
+  ring(): void {
+    if (Atomics.load(this.i32, 0) !== 0) {
+      Atomics.store(this.i32, 0, 0);
+      Atomics.notify(this.i32, 0);
+    }
+  }
+}
+
 export class ControlPage {
   readonly memory: WebAssembly.Memory;
   readonly i32: Int32Array;
   readonly f64: Float64Array;
+  private readonly bell: TickerBell | undefined;
 
-  constructor(memory?: WebAssembly.Memory) {
+  constructor(memory?: WebAssembly.Memory, bell?: TickerBell) {
     this.memory = memory ?? new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true });
     this.i32 = new Int32Array(this.memory.buffer);
     this.f64 = new Float64Array(this.memory.buffer);
+    this.bell = bell;
   }
 
   raise(reason: number): void {
@@ -51,6 +76,8 @@ export class ControlPage {
     this.f64[DEADLINE] = deadline;
     this.f64[TIMEOUT_AT] = timeoutAt;
     Atomics.store(this.i32, RUNNING_ID, id);
+    // After RUNNING_ID is visible: a ticker going to sleep either sees it or is rung here.
+    this.bell?.ring();
   }
 
   setIdle(): void {

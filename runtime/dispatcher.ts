@@ -4,11 +4,11 @@
 // A worker that dies is replaced and its tasks are answered with an error; others carry on.
 
 import { Worker } from 'node:worker_threads';
-import { ASSIGNED, ControlPage, DEADLINE, nowMs, REASON_EARLIER_DEADLINE, RUNNING_ID } from './control-page.ts';
+import { ASSIGNED, ControlPage, DEADLINE, nowMs, REASON_EARLIER_DEADLINE, RUNNING_ID, TickerBell } from './control-page.ts';
 import { makeQueue, type Policy } from './policies/index.ts';
 import type { RunQueue } from './policies/run-queue.ts';
-import type { FromWorker, ModuleSpec, PoolStats, TaskMessage, TaskResult, ToWorker, WorkerConfig } from './protocol.ts';
-import type { SandboxRequest } from './sandbox-module.ts';
+import type { FromWorker, ModuleSpec, PoolStats, TaskResult, ToWorker, WorkerConfig } from './protocol.ts';
+import { decodeResults, encodeTasks, type QueuedTask } from './task-codec.ts';
 import type { ToTicker } from './ticker.ts';
 
 export interface DispatcherOptions {
@@ -27,7 +27,7 @@ export class WorkerLostError extends Error {}
 export class ShuttingDownError extends Error {}
 
 interface Pending {
-  msg: TaskMessage;
+  msg: QueuedTask;
   seq: number;
   deadline: number;
   resolve: (r: TaskResult) => void;
@@ -40,7 +40,7 @@ interface WorkerSlot {
   page: ControlPage;
   ready: boolean;
   inflight: Map<number, Pending>;
-  outbox: TaskMessage[];
+  outbox: QueuedTask[];
   pools: PoolStats[];
 }
 
@@ -55,6 +55,7 @@ export class Dispatcher {
   private readonly queue: RunQueue<Pending>;
   private readonly slots: WorkerSlot[] = [];
   private ticker: Worker | undefined;
+  private readonly bell = new TickerBell();
   private seq = 0;
   private nextId = 1;
   private flushScheduled = false;
@@ -103,10 +104,10 @@ export class Dispatcher {
   }
 
   /** Queues a request; resolves with its result, rejects with QueueFullError or WorkerLostError. */
-  submit(moduleId: number, req: SandboxRequest, relativeDeadlineUs: number, timeoutUs: number): Promise<TaskResult> {
+  submit(moduleId: number, req: Pick<QueuedTask, 'argv' | 'env' | 'stdin'>, relativeDeadlineUs: number, timeoutUs: number): Promise<TaskResult> {
     if (this.queue.length >= this.opts.queueCapacity) return Promise.reject(new QueueFullError('queue full'));
     const arrival = nowMs();
-    const msg: TaskMessage = {
+    const msg: QueuedTask = {
       ...req, id: this.nextId++, moduleId, arrival,
       deadline: arrival + relativeDeadlineUs / 1000,
       timeoutAt: arrival + timeoutUs / 1000,
@@ -140,7 +141,8 @@ export class Dispatcher {
     this.flushScheduled = false;
     for (const s of this.slots) {
       if (!s.outbox.length) continue;
-      s.worker.postMessage({ type: 'tasks', tasks: s.outbox } satisfies ToWorker);
+      const batch = encodeTasks(s.outbox);
+      s.worker.postMessage({ type: 'tasks', batch } satisfies ToWorker, [batch]);
       // EDF: an earlier deadline than the running sandbox's preempts it at its next yield point.
       if (this.opts.policy === 'edf' && this.opts.preemption && Atomics.load(s.page.i32, RUNNING_ID) !== 0) {
         const running = s.page.f64[DEADLINE]!;
@@ -156,7 +158,7 @@ export class Dispatcher {
     const slot: WorkerSlot = { index, worker, page, ready: false, inflight: new Map(), outbox: [], pools: [] };
     this.slots[index] = slot;
     const config: WorkerConfig = { policy: this.opts.policy, quantumUs: this.opts.quantumUs, preemption: this.opts.preemption, perfLog: false };
-    worker.postMessage({ type: 'init', workerIndex: index, modules: this.modules, preempt: page.memory, config } satisfies ToWorker);
+    worker.postMessage({ type: 'init', workerIndex: index, modules: this.modules, preempt: page.memory, tickerBell: this.bell.buffer, config } satisfies ToWorker);
     return new Promise<void>((resolve) => {
       worker.on('message', (m: FromWorker) => {
         if (m.type === 'ready') {
@@ -165,7 +167,7 @@ export class Dispatcher {
           this.dispatch();
         } else if (m.type === 'results') {
           if (m.pools) slot.pools = m.pools;
-          for (const r of m.results) {
+          for (const r of decodeResults(m.batch)) {
             const p = slot.inflight.get(r.id);
             if (!p) continue;
             slot.inflight.delete(r.id);
@@ -191,7 +193,8 @@ export class Dispatcher {
   }
 
   private sendPages(): void {
-    this.ticker?.postMessage({ type: 'pages', pages: this.slots.map((s) => s.page.memory), quantumUs: this.opts.quantumUs, preemption: this.opts.preemption } satisfies ToTicker);
+    this.ticker?.postMessage({ type: 'pages', pages: this.slots.map((s) => s.page.memory), bell: this.bell.buffer, quantumUs: this.opts.quantumUs, preemption: this.opts.preemption } satisfies ToTicker);
+    this.bell.ring(); // a sleeping ticker reads messages only when woken
   }
 
   /** Resolves when nothing is queued or running (graceful shutdown waits on this). */
@@ -213,6 +216,7 @@ export class Dispatcher {
     }
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
     this.ticker?.postMessage({ type: 'stop' } satisfies ToTicker);
+    this.bell.ring();
     await this.ticker?.terminate();
   }
 

@@ -8,6 +8,7 @@ export interface ModuleSpec extends SandboxModule {
   id: number;
 }
 
+/** A task as the worker receives it (decoded from a batch). */
 export interface TaskMessage extends SandboxRequest {
   id: number;
   moduleId: number;
@@ -19,10 +20,11 @@ export interface TaskMessage extends SandboxRequest {
 }
 
 export type ToWorker =
-  | { type: 'init'; workerIndex: number; modules: ModuleSpec[]; preempt: WebAssembly.Memory; config: WorkerConfig }
+  | { type: 'init'; workerIndex: number; modules: ModuleSpec[]; preempt: WebAssembly.Memory; tickerBell: SharedArrayBuffer; config: WorkerConfig }
   /** A module compiled after the worker started (the loader compiles in the background). */
   | { type: 'module'; module: ModuleSpec }
-  | { type: 'tasks'; tasks: TaskMessage[] }
+  /** TaskMessages encoded by task-codec.ts, transferred. */
+  | { type: 'tasks'; batch: ArrayBuffer }
   | { type: 'shutdown' };
 
 export interface WorkerConfig {
@@ -45,6 +47,7 @@ export interface TaskResult {
 
 export type FromWorker =
   | { type: 'ready'; workerIndex: number }
-  | { type: 'results'; results: TaskResult[]; pools?: PoolStats[] };
+  /** TaskResults encoded by task-codec.ts, transferred. */
+  | { type: 'results'; batch: ArrayBuffer; pools?: PoolStats[] };
 
 export interface PoolStats { moduleId: number; idle: number; inUse: number }

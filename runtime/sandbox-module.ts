@@ -1,6 +1,8 @@
 // What the runtime needs to know about a compiled function: the loader builds it from a bundle's
 // manifest (the runtime knows nothing of bundles, spec files or HTTP).
 
+import type { CStrings } from './wasi/c-strings.ts';
+
 export interface SandboxModule {
   /** For messages and metrics: the route or bundle name. */
   name: string;
@@ -26,8 +28,9 @@ export interface SandboxModule {
 }
 
 export interface SandboxRequest {
-  argv: string[];
-  env: string[];
+  /** As C strings: build them with cStrings(). */
+  argv: CStrings;
+  env: CStrings;
   stdin: Uint8Array;
 }
 

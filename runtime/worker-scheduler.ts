@@ -2,12 +2,12 @@
 // JSPI promising call; when its yield point fires (quantum over, earlier deadline waiting, or
 // timeout), sledge.yield either suspends it (back into the run queue) or stops it (504).
 
-import { concat } from '../contract/wasm-sections.ts';
 import { ControlPage, nowMs, QUEUED, REASON_TIMEOUT, STARTED_AT } from './control-page.ts';
 import type { MemoryPool } from './memory-pool.ts';
 import { makeQueue, type Policy } from './policies/index.ts';
 import type { RunQueue } from './policies/run-queue.ts';
-import type { TaskMessage, TaskResult } from './protocol.ts';
+import type { TaskMessage } from './protocol.ts';
+import type { FinishedTask } from './task-codec.ts';
 import { runSandbox } from './sandbox.ts';
 import type { SandboxResult } from './sandbox-module.ts';
 import { SandboxTrap } from './traps.ts';
@@ -31,7 +31,7 @@ export interface SchedulerOptions {
   policy: Policy;
   preemption: boolean;
   /** Where finished tasks go (the worker batches them to the main thread). */
-  onResult: (r: TaskResult) => void;
+  onResult: (r: FinishedTask) => void;
   /** Takes in tasks that arrived while a sandbox ran (their messages wait on the port). */
   poll?: () => void;
   /** Sends finished results now; `force` false sends only a full or aged batch. */
@@ -136,13 +136,13 @@ export class WorkerScheduler {
     return step;
   }
 
-  private report(t: Task, end: number): TaskResult {
+  private report(t: Task, end: number): FinishedTask {
     const res = t.result!;
-    const r: TaskResult = {
+    const r: FinishedTask = {
       id: t.msg.id,
       exitCode: res.exitCode,
-      stdout: concat(res.stdout),
-      stderr: concat(res.stderr),
+      stdout: res.stdout,
+      stderr: res.stderr,
       times: {
         queuedUs: Math.round((t.firstRunAt - t.msg.arrival) * 1000),
         runningUs: Math.round(t.runningMs * 1000),

@@ -2,15 +2,16 @@
 // its local scheduler on pooled memories and sends results back in batches.
 
 import { parentPort, receiveMessageOnPort } from 'node:worker_threads';
-import { ControlPage, nowMs, PENDING } from './control-page.ts';
+import { ControlPage, nowMs, PENDING, TickerBell } from './control-page.ts';
 import { MemoryPool } from './memory-pool.ts';
-import type { FromWorker, ModuleSpec, TaskResult, ToWorker } from './protocol.ts';
+import type { FromWorker, ModuleSpec, ToWorker } from './protocol.ts';
+import { decodeTasks, encodeResults, type FinishedTask } from './task-codec.ts';
 import { WorkerScheduler } from './worker-scheduler.ts';
 
 const port = parentPort!;
 const pools = new Map<number, MemoryPool>();
 let scheduler: WorkerScheduler | undefined;
-let results: TaskResult[] = [];
+let results: FinishedTask[] = [];
 let flushScheduled = false;
 let lastPoolReport = 0;
 let page: ControlPage | undefined;
@@ -26,21 +27,16 @@ const IDLE_KEEP = 4;
 function flush(): void {
   if (!results.length) return;
   Atomics.store(page!.i32, PENDING, 0);
-  const msg: FromWorker = { type: 'results', results };
+  const batch = encodeResults(results);
+  const msg: FromWorker = { type: 'results', batch };
   // Pool sizes ride along with results, a few times a second at most (for /metrics).
   const now = Date.now();
   if (now - lastPoolReport > 250) {
     lastPoolReport = now;
     msg.pools = [...pools].map(([moduleId, p]) => ({ moduleId, idle: p.idleCount, inUse: p.inUse }));
   }
-  // Output buffers move to the main thread without a copy.
-  port.postMessage(msg, results.flatMap((r) => [r.stdout.buffer as ArrayBuffer, r.stderr.buffer as ArrayBuffer]).filter(uniqueBuffers()));
+  port.postMessage(msg, [batch]);
   results = [];
-}
-
-function uniqueBuffers() {
-  const seen = new Set<ArrayBuffer>();
-  return (b: ArrayBuffer) => b.byteLength > 0 && !seen.has(b) && !!seen.add(b);
 }
 
 function schedule(): void {
@@ -62,7 +58,7 @@ function addModule(m: ModuleSpec): void {
 function onMessage(msg: ToWorker): void {
   switch (msg.type) {
     case 'init': {
-      page = new ControlPage(msg.preempt);
+      page = new ControlPage(msg.preempt, new TickerBell(msg.tickerBell));
       scheduler = new WorkerScheduler(page, {
         policy: msg.config.policy,
         preemption: msg.config.preemption,
@@ -92,7 +88,7 @@ function onMessage(msg: ToWorker): void {
       addModule(msg.module);
       break;
     case 'tasks':
-      for (const t of msg.tasks) scheduler!.enqueue(t, pools.get(t.moduleId)!);
+      for (const t of decodeTasks(msg.batch)) scheduler!.enqueue(t, pools.get(t.moduleId)!);
       break;
     case 'shutdown':
       scheduler?.stop();

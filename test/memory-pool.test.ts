@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { compileModule } from '../compiler/compile.ts';
 import { MemoryPool } from '../runtime/memory-pool.ts';
 import { runSandbox } from '../runtime/sandbox.ts';
+import { cStrings } from '../runtime/wasi/c-strings.ts';
 
 const wabt = await wabtInit();
 // Writes a marker at 100, unless it is already there (then exits 1: memory was not reset).
@@ -16,7 +17,7 @@ const module = new WebAssembly.Module(wabt.parseWat('t.wat', `(module
     (i32.store (i32.const 100) (i32.const 7))))`, {}).toBinary({}).buffer as Uint8Array<ArrayBuffer>);
 const hooks = { preempt: new WebAssembly.Memory({ initial: 1, maximum: 1, shared: true }), yieldImport: () => {} };
 const mod = { name: 't', module, entry: '_start', memory: { initialPages: 2, maximumPages: 4 }, suspendable: false };
-const req = { argv: ['t'], env: [], stdin: new Uint8Array() };
+const req = { argv: cStrings(['t']), env: cStrings([]), stdin: new Uint8Array() };
 
 describe('MemoryPool', () => {
   it('hands back a reset memory to the next run', async () => {

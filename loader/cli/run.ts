@@ -5,6 +5,7 @@ import { parseOptions, usage } from '../../contract/cli.ts';
 import { loadPublicKey } from '../../contract/signature.ts';
 import { MemoryPool } from '../../runtime/memory-pool.ts';
 import { runSandbox } from '../../runtime/sandbox.ts';
+import { cStrings } from '../../runtime/wasi/c-strings.ts';
 import { loadBundle, type BundlePolicy } from '../bundle.ts';
 import { createModuleContext } from '../module-context.ts';
 
@@ -26,7 +27,7 @@ export async function runVerb(args: string[]): Promise<number> {
     // Nothing sets the preempt flag in a one-shot run; clearing it is all there is to do.
     yieldImport: () => {},
   });
-  const res = await runSandbox(pool, { argv: [basename(path), ...rest], env: (options.env as string[] | undefined) ?? [], stdin });
+  const res = await runSandbox(pool, { argv: cStrings([basename(path), ...rest]), env: cStrings((options.env as string[] | undefined) ?? []), stdin });
   for (const c of res.stdout) process.stdout.write(c);
   for (const c of res.stderr) process.stderr.write(c);
   if (res.trap) process.stderr.write(`sledge-loader: trap: ${res.trap.reason}\n`);

@@ -1,27 +1,25 @@
 // WASI args_* and environ_*: argv and environ come from the request (CGI-style variables for a
-// served request), never from the host's environment.
+// served request), never from the host's environment. They arrive as C strings (c-strings.ts).
 
 import { Errno } from '../../contract/host-abi.ts';
+import type { CStrings } from './c-strings.ts';
 import type { WasiContext } from './context.ts';
 import { guard } from './fault.ts';
 
-function sizes(ctx: WasiContext, list: Uint8Array[], countPtr: number, sizePtr: number): number {
+function sizes(ctx: WasiContext, list: CStrings, countPtr: number, sizePtr: number): number {
   const dv = ctx.view();
-  let total = 0;
-  for (const a of list) total += a.length;
-  dv.setUint32(countPtr, list.length, true);
-  dv.setUint32(sizePtr, total, true);
+  dv.setUint32(countPtr, list.count, true);
+  dv.setUint32(sizePtr, list.bytes.length, true);
   return Errno.SUCCESS;
 }
 
-function fill(ctx: WasiContext, list: Uint8Array[], ptrsPtr: number, bufPtr: number): number {
+function fill(ctx: WasiContext, list: CStrings, ptrsPtr: number, bufPtr: number): number {
   const dv = ctx.view();
-  const mem = ctx.bytes();
-  for (let i = 0; i < list.length; i++) {
-    const a = list[i]!;
-    dv.setUint32(ptrsPtr + 4 * i, bufPtr, true);
-    mem.set(a, bufPtr);
-    bufPtr += a.length;
+  ctx.bytes().set(list.bytes, bufPtr);
+  // Exactly `count` pointers, whatever the bytes hold: the guest sized its array from the count.
+  for (let i = 0, start = 0; i < list.count; i++) {
+    dv.setUint32(ptrsPtr + 4 * i, bufPtr + start, true);
+    start = list.bytes.indexOf(0, start) + 1;
   }
   return Errno.SUCCESS;
 }

@@ -2,7 +2,7 @@
 // context per pooled memory slot; its request fields are swapped for every request, so the import
 // object (and its closures) is built once per slot, not per request.
 
-export const encoder = new TextEncoder();
+import { cStrings, type CStrings } from './c-strings.ts';
 
 export class WasiContext {
   memory: WebAssembly.Memory;
@@ -10,10 +10,8 @@ export class WasiContext {
   private dv!: DataView;
   private u8!: Uint8Array;
 
-  private argStrings: string[] = [];
-  private envStrings: string[] = [];
-  private argBytes: Uint8Array[] | null = null;
-  private envBytes: Uint8Array[] | null = null;
+  args: CStrings = cStrings([]);
+  env: CStrings = cStrings([]);
   stdin: Uint8Array = new Uint8Array(0);
   stdinPos = 0;
   stdout: Uint8Array[] = [];
@@ -27,28 +25,14 @@ export class WasiContext {
   }
 
   /** Starts a request: copies nothing, just points at the request's data. */
-  begin(args: string[], env: string[], stdin: Uint8Array): void {
-    this.argStrings = args;
-    this.envStrings = env;
-    this.argBytes = null;
-    this.envBytes = null;
+  begin(args: CStrings, env: CStrings, stdin: Uint8Array): void {
+    this.args = args;
+    this.env = env;
     this.stdin = stdin;
     this.stdinPos = 0;
     this.stdout = [];
     this.stderr = [];
     this.outBytes = 0;
-  }
-
-  /**
-   * argv and environ, each NUL-terminated, UTF-8. Encoded when the guest first asks: most functions
-   * never read environ, and encoding a dozen CGI variables costs ~4 µs per request.
-   */
-  get args(): Uint8Array[] {
-    return (this.argBytes ??= this.argStrings.map(cString));
-  }
-
-  get env(): Uint8Array[] {
-    return (this.envBytes ??= this.envStrings.map(cString));
   }
 
   // The buffer changes identity when memory grows: refresh the views lazily.
@@ -70,6 +54,3 @@ export class WasiContext {
   }
 }
 
-export function cString(s: string): Uint8Array {
-  return encoder.encode(s + '\0');
-}

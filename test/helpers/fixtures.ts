@@ -14,6 +14,7 @@ import { loadBundle, type BundlePolicy } from '../../loader/bundle.ts';
 import { createModuleContext } from '../../loader/module-context.ts';
 import { MemoryPool } from '../../runtime/memory-pool.ts';
 import { runSandbox } from '../../runtime/sandbox.ts';
+import { cStrings } from '../../runtime/wasi/c-strings.ts';
 import { findEmcc } from '../../toolchain/emcc.ts';
 import { compileSource } from '../../toolchain/frontend.ts';
 
@@ -136,7 +137,7 @@ function poolFor(path: string, opts: RunOptions): Promise<MemoryPool> {
 export async function runBundle(path: string, args: string[] = [], stdin: string | Uint8Array = '', opts: RunOptions = {}): Promise<RunResult> {
   const pool = await poolFor(path, opts);
   const input = typeof stdin === 'string' ? new TextEncoder().encode(stdin) : stdin;
-  const res = await runSandbox(pool, { argv: [basename(path), ...args], env: opts.env ?? [], stdin: input });
+  const res = await runSandbox(pool, { argv: cStrings([basename(path), ...args]), env: cStrings(opts.env ?? []), stdin: input });
   const stdoutBytes = Buffer.concat(res.stdout);
   const r: RunResult = { exitCode: res.exitCode, stdout: stdoutBytes.toString('utf8'), stdoutBytes, stderr: Buffer.concat(res.stderr).toString('utf8') };
   if (res.trap) r.trap = res.trap;
