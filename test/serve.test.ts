@@ -232,6 +232,10 @@ describe('one worker: functions, isolation, traps, bad requests', () => {
     const q = await get(s.port, '/fib?%zz');
     expect(q.status).toBe(400);
     expect(q.text).toContain('malformed percent-encoding');
+    // argv entries are C strings: a NUL cannot be passed (it would split the argument in two).
+    const nul = await get(s.port, '/fib?3%000');
+    expect(nul.status).toBe(400);
+    expect(nul.text).toContain('NUL');
     expect((await get(s.port, '/hello')).status).toBe(200);
   });
 });
