@@ -1,9 +1,11 @@
 // WASI clock_* and random_get.
 
-import { getRandomValues } from 'node:crypto';
 import { Errno } from '../../contract/host-abi.ts';
 import type { WasiContext } from './context.ts';
 import { guard } from './fault.ts';
+
+// node:crypto is loaded on the first random_get, not when a worker starts (~6 ms of its boot).
+let crypto: typeof import('node:crypto') | undefined;
 
 const REALTIME = 0;
 const MONOTONIC = 1;
@@ -40,7 +42,8 @@ export function clockRandom(ctx: WasiContext) {
       const mem = ctx.bytes();
       if (ptr + len > mem.length) return Errno.FAULT;
       // getRandomValues fills at most 64 KiB per call.
-      for (let o = 0; o < len; o += 65536) getRandomValues(mem.subarray(ptr + o, ptr + Math.min(len, o + 65536)));
+      crypto ??= process.getBuiltinModule('node:crypto');
+      for (let o = 0; o < len; o += 65536) crypto.getRandomValues(mem.subarray(ptr + o, ptr + Math.min(len, o + 65536)));
       return Errno.SUCCESS;
     }),
   };
