@@ -7,7 +7,7 @@ import type { RouteSpec } from './spec.ts';
 
 const WINDOW = 256;
 /** Recompute the percentile every this many samples: sorting 256 numbers per request is waste. */
-const REFRESH_EVERY = 16;
+const REFRESH_EVERY = 64;
 
 export class AdmissionControl {
   readonly capacity: number;

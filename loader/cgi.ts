@@ -10,7 +10,8 @@ export interface FunctionInvocation {
 }
 
 /** `/fib?30` → argv [name, "30"]; `?a&b` → [name, "a", "b"]; tokens are percent-decoded. */
-export function invocation(req: IncomingMessage, name: string, routePrefix: string, bodyLength: number, serverPort: number): FunctionInvocation {
+/** `withEnv` false: the function never reads environ (it does not import environ_get), so skip it. */
+export function invocation(req: IncomingMessage, name: string, routePrefix: string, bodyLength: number, serverPort: number, withEnv = true): FunctionInvocation {
   const url = req.url ?? '/';
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
@@ -30,6 +31,7 @@ export function invocation(req: IncomingMessage, name: string, routePrefix: stri
       argv.push(arg);
     }
   }
+  if (!withEnv) return { argv, env: [] };
   const env = [
     'GATEWAY_INTERFACE=CGI/1.1',
     `REQUEST_METHOD=${req.method ?? 'GET'}`,

@@ -19,6 +19,8 @@ export interface RouteRuntime {
   ready(): Promise<void> | undefined;
   /** argv[0] for the function: the bundle's name. */
   name: string;
+  /** The function imports environ_get: only then are the CGI variables built and sent. */
+  readsEnv: boolean;
   /** Admission control: null → 429. Called before queueing. */
   admit(): Ticket | null;
   /** Called when a request of this route ends, with its status and the sandbox's times. */
@@ -77,7 +79,7 @@ async function handle(tenant: TenantSpec, deps: ListenerDeps, req: IncomingMessa
   let inv;
   try {
     // The port the request came in on: the spec may say 0 (any free port).
-    inv = invocation(req, route.name, route.spec.route, body.length, req.socket.localPort ?? tenant.port);
+    inv = invocation(req, route.name, route.spec.route, body.length, req.socket.localPort ?? tenant.port, route.readsEnv);
   } catch (e) {
     route.observe(400);
     return reply(res, 400, 'bad request', isSledgeError(e) ? e.message : 'bad request');

@@ -7,6 +7,7 @@ import type { Server, ServerResponse } from 'node:http';
 import { Server as NetServer } from 'node:net';
 import { basename, extname } from 'node:path';
 import { formatError, isSledgeError, SledgeError } from '../contract/errors.ts';
+import { WASI_MODULE } from '../contract/host-abi.ts';
 import { Dispatcher } from '../runtime/dispatcher.ts';
 import type { Policy } from '../runtime/policies/index.ts';
 import { startAdmin } from './admin.ts';
@@ -101,6 +102,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
         routes.set(r, {
           spec: r, moduleId: routeModule.get(r)!, name: routeName(r),
           ready: () => compiler.ready(routeModule.get(r)!),
+          readsEnv: prepared[routeModule.get(r)!]!.bundle.manifest.imports.includes(`${WASI_MODULE}.environ_get`),
           admit: () => ra.admit(),
           observe: perfLog
             ? (status, result) => {
