@@ -71,7 +71,7 @@ async function handle(tenant: TenantSpec, deps: ListenerDeps, req: IncomingMessa
     req.resume();
     return reply(res, 404, 'no route', `no route for ${path} on tenant ${tenant.name}`);
   }
-  const body = await readBody(req, res, route.spec.maxBodyBytes);
+  const body = hasBody(req) ? await readBody(req, res, route.spec.maxBodyBytes) : NO_BODY;
   if (!body) {
     route.observe(413);
     return;
@@ -136,6 +136,14 @@ async function handle(tenant: TenantSpec, deps: ListenerDeps, req: IncomingMessa
   route.observe(status, result);
   res.writeHead(status, { 'content-type': route.spec.contentType, 'content-length': String(out.length), ...headers });
   res.end(out);
+}
+
+const NO_BODY = new Uint8Array(0);
+
+/** No length (or 0) and not chunked: no body, so no stream machinery (Node discards the rest). */
+function hasBody(req: IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
 }
 
 /** The whole body, or undefined after answering 413 when it exceeds `limit`. */
