@@ -1,6 +1,7 @@
 // Start-up: from spawning `sledge-loader serve` to the first 200, with 10 bundles (10 routes, ten
-// different fixtures: each its own module context, compiled eagerly with optimized code) and with
-// one, next to a minimal node:http server started the same way — measured in the same run,
+// different fixtures: each its own module context with optimized code; the loader listens once
+// its workers are up and compiles the bundles in the background, the one a request waits for
+// first) and with one, next to a minimal node:http server started the same way — measured in the same run,
 // interleaved, median of --runs. The client polls the route in a tight loop (a new connection
 // every millisecond) until it answers 200. Target (brief): 10 bundles ≤ 150 ms.
 //
