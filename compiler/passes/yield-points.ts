@@ -36,9 +36,13 @@
 //   A local decrement and branch beat the load of the shared flag and its branch on the kernels
 //   where it matters (sieve 1.17× → 1.06×, editdistance 1.07× → 1.00×, crc32 1.04× → 1.02×).
 //   Loops with a data-dependent exit that run a few iterations per entry in a function with
-//   many live values (sort's partition, json's scanners) still pay ~10%: there, either check
-//   costs a register and V8 spills a loop value; checking on the back edge, sharing one counter
-//   per function, or passing the loop's locals through globals around the call were all worse.
+//   many live values (sort's partition, json's scanners) paid ~10% either way: there the check
+//   costs a register and V8 spills a loop value. Checking on the back edge, sharing one counter
+//   per function, or passing the loop's locals through globals around the call were all worse;
+//   what helps is peeling: small counting loops (≤ MAX_PEELED expressions) run their first
+//   iteration from an unchecked copy placed before the loop, whose back edges enter the loop
+//   (sort 1.13× → 1.08×, json 1.10× → 1.06×, for ~10% more code; peeling two iterations bought
+//   json another 2% for as much code again).
 //
 // Why the bound still holds: an innermost loop that calls no guest code runs at most S
 // expressions per iteration (S: its body's size; host imports run no guest code), so with
@@ -56,7 +60,7 @@ import { SLEDGE_MODULE } from '../../contract/host-abi.ts';
 import {
   addVar, binaryOp, binaryOperands, BinOp, branchTargets, breakCondition, breakValue, callTarget, constI32, exprText, freshName, functionBody,
   functions, getId, getType, Id, idToName, importedFunctionName, labelOf, localIndex, localSetParts, loopBody, loopSetBody, OPAQUE,
-  pushChildren, renameLabels, replaceIn, setBody, T, type Expr, type FunctionView, type Module, type Slot,
+  pushChildren, renameLabels, retarget, replaceIn, setBody, T, type Expr, type FunctionView, type Module, type Slot,
 } from '../binaryen.ts';
 
 /**
@@ -82,6 +86,8 @@ const MIN_UNCHECKED_TRIPS = 64;
 const COUNTDOWN_BUDGET = 1 << 16;
 /** Below this many iterations per check, the flag itself is as cheap. */
 const MIN_COUNTDOWN = 16;
+/** Counting-down loops this small (in expressions) run their first iteration from a copy before the loop. */
+const MAX_PEELED = 64;
 
 export interface YieldOptions {
   /** Binaryen's internal name of the sledge.preempt memory. */
@@ -153,12 +159,15 @@ export function insertYieldPoints(m: Module, opts: YieldOptions): number {
   for (const s of scans) {
     const tests = new Map<Expr, Expr>();
     const counts = new Map<Expr, number>();
+    const peels = new Set<Expr>();
     for (const { loop } of s.loops) {
       if (style !== 'countdown' && style !== 'versioned') break;
       const t = boundedTripTest(m, loop, imported);
       if (t) tests.set(loop, t);
       const size = style === 'countdown' ? innermostSize(loop, imported) : null;
-      if (size !== null && COUNTDOWN_BUDGET / size >= MIN_COUNTDOWN) counts.set(loop, Math.floor(COUNTDOWN_BUDGET / size));
+      if (size === null || COUNTDOWN_BUDGET / size < MIN_COUNTDOWN) continue;
+      counts.set(loop, Math.floor(COUNTDOWN_BUDGET / size));
+      if (!t && size <= MAX_PEELED && labelOf(loop) !== null && getType(loop) === T.none) peels.add(loop);
     }
     // One counter serves all the function's counting loops: they are innermost, so never nested.
     const counter = counts.size ? addVar(s.f.ref, T.i32) : -1;
@@ -173,12 +182,19 @@ export function insertYieldPoints(m: Module, opts: YieldOptions): number {
         const test = tests.get(loop);
         const copy = test ? m.copyExpression(loop) : 0;
         const k = counts.get(loop);
+        const peel = peels.has(loop) ? m.copyExpression(loopBody(loop)) : 0;
         let replacement = k === undefined
           ? wrapped(m, loop, flag(), null, yieldCall(), n)
           : wrapped(m, loop, m.i32.eqz(m.local.tee(counter, m.i32.sub(m.local.get(counter, T.i32), m.i32.const(1)), T.i32)), m.local.set(counter, m.i32.const(k)), point(), n);
         if (test) {
           renameLabels(copy, `$u${n}`);
           replacement = m.if(test, copy, replacement);
+        }
+        if (peel) {
+          // The first iteration, unchecked (it is straight-line code); its back edges enter the loop.
+          renameLabels(peel, `$p${n}`);
+          retarget(peel, labelOf(loop)!, `sledgec$enter${n}`);
+          replacement = m.block(`sledgec$peeled${n}`, [m.block(`sledgec$enter${n}`, [peel, m.br(`sledgec$peeled${n}`)], T.none), replacement], T.none);
         }
         replaceIn(slot, loop, replacement);
       }
