@@ -3,8 +3,10 @@
 //
 //   guard              — sledgec --bounds guard --no-yield-points (the baseline)
 //   guard+yield        — guard with yield points as sledgec makes them (target ≤ 1.03×): the call
-//                        outside the loop, and short counted loops run an unchecked copy
-//   guard+yield/wrap   — the same without the unchecked copies
+//                        outside the loop, short counted loops run an unchecked copy, and other
+//                        innermost loops read the flag only every K iterations (a countdown)
+//   guard+yield/flag   — the same reading the flag at every innermost loop header
+//   guard+yield/wrap   — the same without the unchecked copies either
 //   guard+yield/inline — yield points as `if (flag) call yield` at loop headers (the naive shape)
 //   software           — --bounds software: exact memory size in a local (target ≤ 1.15×)
 //   software/msize     — software, reading memory.size at every check
@@ -57,6 +59,7 @@ const EXPERIMENT = process.env.BENCH_VARIANTS ? JSON.parse(process.env.BENCH_VAR
 const VARIANTS: { name: string; opts?: Partial<CompileOptions> }[] = EXPERIMENT ?? [
   { name: 'guard', opts: { bounds: 'guard', yieldPoints: false } },
   { name: 'guard+yield', opts: { bounds: 'guard', yieldPoints: true } },
+  { name: 'guard+yield/flag', opts: { bounds: 'guard', yieldPoints: true, yieldStyle: 'versioned' } },
   { name: 'guard+yield/wrap', opts: { bounds: 'guard', yieldPoints: true, yieldStyle: 'wrap' } },
   { name: 'guard+yield/inline', opts: { bounds: 'guard', yieldPoints: true, yieldStyle: 'inline' } },
   { name: 'software', opts: { bounds: 'software', yieldPoints: false } },

@@ -535,6 +535,24 @@ export function renameLabels(root: Expr, suffix: string): void {
   }
 }
 
+/** Makes every branch inside `root` to label `from` go to `to` instead. */
+export function retarget(root: Expr, from: string, to: string): void {
+  const stack = [root];
+  const kids: Expr[] = [];
+  while (stack.length) {
+    const e = stack.pop()!;
+    const id = getId(e);
+    if (id === Id.Break && W.Break.getName(e) === from) W.Break.setName(e, to);
+    else if (id === Id.Switch) {
+      W.Switch.getNames(e).forEach((n, i) => n === from && W.Switch.setNameAt(e, i, to));
+      if (W.Switch.getDefaultName(e) === from) W.Switch.setDefaultName(e, to);
+    }
+    kids.length = 0;
+    pushChildren(e, id, kids);
+    stack.push(...kids);
+  }
+}
+
 const binOp = C('BinaryGetOp');
 export function binaryOp(e: Expr): number {
   return binOp(e);

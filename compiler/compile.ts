@@ -34,7 +34,7 @@ export interface CompileOptions {
   where: string;
   /** Benchmark knob: how a software check learns the memory size (default 'local'). */
   boundsCheckStyle?: CheckStyle;
-  /** Benchmark knob: the yield point shape at loops (default 'wrap'). */
+  /** Benchmark knob: the yield point shape at loops (default 'countdown'). */
   yieldStyle?: YieldStyle;
 }
 

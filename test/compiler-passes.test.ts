@@ -323,9 +323,9 @@ describe('yield points', () => {
       ;; the bound moves away as fast as the counter
       (func (export "chase") (param $i i32) (param $n i32)
         (loop $l (local.set $n (i32.add (local.get $n) (i32.const 1))) (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (local.get $n)))))
-      ;; counting up towards a bound below it (lt_u): wraps around 2^32 first
+      ;; counting up towards a bound below it: wraps around 2^32 first
       (func (export "wrap") (param $i i32)
-        (loop $l (br_if $l (i32.lt_u (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 5)))))
+        (loop $l (br_if $l (i32.ne (local.tee $i (i32.add (local.get $i) (i32.const 1))) (i32.const 5)))))
       ;; a step over the bound, from the other side
       (func (export "down") (param $i i32)
         (loop $l (br_if $l (i32.ne (local.tee $i (i32.sub (local.get $i) (i32.const 4))) (i32.const 2))))))`), opts());
@@ -344,6 +344,81 @@ describe('yield points', () => {
     expect(r.yieldPointCount).toBe(0);
     expect(r.imports).toEqual(['sledge.memory']);
     expect(r.features).not.toContain('yield-points');
+  });
+
+  // Innermost loops with a data-dependent exit count down a local and read the flag every K
+  // iterations (K = budget / body size), instead of at every iteration.
+  const scans = wat(`(module (memory 1)
+    ;; looks for a non-zero byte in a zeroed page, cyclically: never ends; stores how far it got
+    (func (export "scan") (param $p i32)
+      (loop $l
+        (i32.store (i32.const 0) (local.tee $p (i32.add (local.get $p) (i32.const 1))))
+        (br_if $l (i32.eqz (i32.load8_u offset=4 (i32.and (local.get $p) (i32.const 4095)))))))
+    ;; steps of x -> 1103515245 x + 12345 from x until it equals $target
+    (func (export "lcg") (param $x i32) (param $target i32) (result i32) (local $n i32)
+      (loop $l
+        (local.set $n (i32.add (local.get $n) (i32.const 1)))
+        (br_if $l (i32.ne (local.tee $x (i32.add (i32.mul (local.get $x) (i32.const 1103515245)) (i32.const 12345))) (local.get $target))))
+      (local.get $n))
+    ;; Collatz steps down to 1, leaving by a branch out and looping by a br_table
+    (func (export "collatz") (param $n i32) (result i32) (local $s i32)
+      (block $out
+        (loop $l
+          (br_if $out (i32.eq (local.get $n) (i32.const 1)))
+          (local.set $s (i32.add (local.get $s) (i32.const 1)))
+          (local.set $n (select (i32.shr_u (local.get $n) (i32.const 1)) (i32.add (i32.mul (local.get $n) (i32.const 3)) (i32.const 1)) (i32.eqz (i32.and (local.get $n) (i32.const 1)))))
+          (br_table $l $out (i32.const 0))))
+      (local.get $s)))`);
+  const lcgTarget = (x: number, n: number): number => {
+    for (let i = 0; i < n; i++) x = (Math.imul(x, 1103515245) + 12345) | 0;
+    return x;
+  };
+
+  it('a loop with a data-dependent exit that never ends is preempted within a bounded number of iterations', async () => {
+    const r = await compileModule(scans, opts());
+    let at = -1;
+    const t = instantiate(r, () => {
+      at = new Int32Array(t.memory.buffer)[0]!;
+      throw new Stop('scan');
+    });
+    Atomics.store(t.flag, 0, 1);
+    expect(() => (t.inst.exports.scan as (p: number) => void)(0)).toThrow(Stop);
+    // It counted down rather than checking at once, and checked well within its budget.
+    expect(at).toBeGreaterThan(1);
+    expect(at).toBeLessThanOrEqual(1 << 16);
+  });
+
+  it('a counting-down loop resumes where it was after each yield, and checks only every K iterations', async () => {
+    const r = await compileModule(scans, opts());
+    const target = lcgTarget(7, 1_000_000);
+    let again = 5;
+    const t = instantiate(r, (flag) => {
+      expect(Atomics.load(flag, 0)).toBe(0);
+      if (again-- > 0) Atomics.store(flag, 0, 1);
+    });
+    Atomics.store(t.flag, 0, 1);
+    expect((t.inst.exports.lcg as (x: number, target: number) => number)(7, target)).toBe(1_000_000);
+    expect(t.yields()).toBe(6);
+    // A short run never reaches a check: the flag stays set for the next point.
+    const short = instantiate(r);
+    Atomics.store(short.flag, 0, 1);
+    expect((short.inst.exports.lcg as (x: number, target: number) => number)(7, lcgTarget(7, 10))).toBe(10);
+    expect(short.yields()).toBe(0);
+    expect(Atomics.load(short.flag, 0)).toBe(1);
+  });
+
+  it('small counting loops run their first iteration before the loop without changing what they compute', async () => {
+    const collatz = (n: number): number => {
+      let s = 0;
+      for (; n !== 1; s++) n = n % 2 ? 3 * n + 1 : n / 2;
+      return s;
+    };
+    const r = await compileModule(scans, opts());
+    // Yields requested all the time: every check the loop reaches yields.
+    const t = instantiate(r, (flag) => Atomics.store(flag, 0, 1));
+    Atomics.store(t.flag, 0, 1);
+    for (const n of [1, 2, 3, 27, 97, 871, 77671]) expect((t.inst.exports.collatz as (n: number) => number)(n), String(n)).toBe(collatz(n));
+    expect(t.yields()).toBe(0); // all runs are shorter than K
   });
 
   it('--no-yield-points inserts none and imports neither preempt nor yield', async () => {

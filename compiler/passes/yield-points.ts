@@ -3,14 +3,14 @@
 // over) and, when it is set, clears it (acknowledging the request) and calls `sledge.yield`.
 //
 // Placement guarantees that every unbounded execution reaches a point within bounded time: every
-// loop header gets one (all back edges go there), and so does the entry of every function that
-// calls a non-leaf guest function (or calls indirectly). A leaf — no loops, no calls into the
+// loop header gets one (all back edges go there; an innermost loop's may check the flag only
+// every K iterations, see below), and so does the entry of every function that calls a non-leaf
+// guest function (or calls indirectly). A leaf — no loops, no calls into the
 // guest — runs in time bounded by its size, so a function calling only leaves and host imports
 // (the host never calls back into the guest) is bounded too, while every recursion cycle passes
-// through an entry point. Between two points the guest thus runs at most one function body plus
-// the leaves it calls. (Checking only call-graph cycles would be cheaper but would let an acyclic
+// through an entry point. (Checking only call-graph cycles would be cheaper but would let an acyclic
 // call DAG run for exponentially long without a point.) A function whose body starts with a loop
-// relies on that loop's point.
+// that checks the flag at its header relies on that loop's point.
 //
 // Shape at a loop (bench/bounds.ts, geomean over the compute kernels vs guard without points): a
 // call inside a hot loop, even on a path never taken, costs V8 dearly (every value live across it
@@ -26,27 +26,56 @@
 //       (br $again)))
 //
 // Re-entering at the header is exactly "check, then run the iteration": the state is in locals.
-// The hot loop holds one load and one branch. That load and branch still cost ~5-15% on tight
-// loops, so innermost counted loops also get an unchecked copy used when the trip count, known at
-// loop entry, is small enough to bound the run (boundedTripTest): 1.04× overall, the rest coming
-// from loops with data-dependent exits or variable steps (sort, sieve, json at 1.10-1.17×).
-// Unrolling such loops ×4 to check once per 4 iterations bought under 1% for ~50% more code. At function entries the plain
+// Innermost loops, where the check costs most, avoid it in two ways:
+//
+// - Counted loops whose trip count, known at entry, is small enough to bound the run get an
+//   unchecked copy used for such runs (boundedTripTest).
+// - Every other innermost loop whose body calls no guest code counts down a local instead of
+//   loading the flag: `(br_if $yield (i32.eqz (local.tee $c (i32.sub $c 1)))` at the header, with
+//   $c = K set at `$again` (on entry and after each check), and the cold path checking the flag.
+//   A local decrement and branch beat the load of the shared flag and its branch on the kernels
+//   where it matters (sieve 1.18× → 1.06×, editdistance 1.07× → 1.00×; 1.047× → 1.022× overall).
+//   Loops with a data-dependent exit that run a few iterations per entry in a function with
+//   many live values (sort's partition, json's scanners) paid ~10% either way: there the check
+//   costs a register and V8 spills a loop value. Checking on the back edge, sharing one counter
+//   per function, or passing the loop's locals through globals around the call were all worse;
+//   what helps is peeling: small counting loops (≤ MAX_PEELED expressions) run their first
+//   iteration from an unchecked copy placed before the loop, whose back edges enter the loop
+//   (sort 1.13× → 1.08×, json 1.10× → 1.06×, for ~10% more code; peeling two iterations bought
+//   json another 2% for as much code again).
+//
+// Also measured and dropped: unrolling ×4 to check once per 4 iterations (under 1% for ~50% more
+// code); cutting long counted loops into unchecked chunks of K iterations with a check between
+// them (crc32, editdistance and nbody got slower, 1-10%); finishing a run in a flag-checked copy
+// after a yield, so no call sits on a cycle through the hot loop; a countdown with the call inside
+// the loop.
+//
+// Why the bound still holds: an innermost loop that calls no guest code runs at most S
+// expressions per iteration (S: its body's size; host imports run no guest code), so with
+// K = COUNTDOWN_BUDGET / S it runs at most COUNTDOWN_BUDGET expressions between two flag checks.
+// $c is reset at every entry, so one entry is one such bounded run between checks, exactly like
+// an unchecked counted copy (a peeled first iteration is straight-line code); and a loop can only be entered again through the header of an
+// enclosing loop (which contains a loop, so it checks the flag at every iteration) or through a
+// new call of its function (bounded by the entry points, as above). Between two points the guest
+// thus runs at most one function body, the leaves it calls and one bounded run of each of its
+// innermost loops. At function entries the plain
 // `(if (i32.load $preempt (i32.const 0)) (then acknowledge (call $sledge.yield)))` is used.
 
 import { SledgeError } from '../../contract/errors.ts';
 import { SLEDGE_MODULE } from '../../contract/host-abi.ts';
 import {
-  binaryOp, binaryOperands, BinOp, branchTargets, breakCondition, breakValue, callTarget, constI32, exprText, freshName, functionBody,
+  addVar, binaryOp, binaryOperands, BinOp, branchTargets, breakCondition, breakValue, callTarget, constI32, exprText, freshName, functionBody,
   functions, getId, getType, Id, idToName, importedFunctionName, labelOf, localIndex, localSetParts, loopBody, loopSetBody, OPAQUE,
-  pushChildren, renameLabels, replaceIn, setBody, T, type Expr, type FunctionView, type Module, type Slot,
+  pushChildren, renameLabels, retarget, replaceIn, setBody, T, type Expr, type FunctionView, type Module, type Slot,
 } from '../binaryen.ts';
 
 /**
- * 'versioned' (default): 'wrap', plus an unchecked copy of innermost counted loops for runs whose
+ * 'countdown' (default): 'versioned', plus a countdown instead of the flag in the other innermost
+ * loops. 'versioned': 'wrap', plus an unchecked copy of innermost counted loops for runs whose
  * trip count is small (see boundedTripTest). 'wrap': the call outside the loop, as above.
- * 'inline': `if (flag) call` at the loop header. The last two are kept for the benchmark.
+ * 'inline': `if (flag) call` at the loop header. The last three are kept for the benchmark.
  */
-export type YieldStyle = 'versioned' | 'wrap' | 'inline';
+export type YieldStyle = 'countdown' | 'versioned' | 'wrap' | 'inline';
 
 /**
  * Work an unchecked loop run may do, in Binaryen expressions executed (~1 ns each when optimized):
@@ -55,6 +84,16 @@ export type YieldStyle = 'versioned' | 'wrap' | 'inline';
 const UNCHECKED_BUDGET = 1 << 22;
 /** Below this many iterations, versioning is not worth the code. */
 const MIN_UNCHECKED_TRIPS = 64;
+/**
+ * Work between two flag checks in a counting-down loop, in expressions: ~65 µs at ~1 ns each,
+ * still under 7 ms if every one of them missed the cache, while a check every few thousand
+ * iterations costs nothing measurable.
+ */
+const COUNTDOWN_BUDGET = 1 << 16;
+/** Below this many iterations per check, the flag itself is as cheap. */
+const MIN_COUNTDOWN = 16;
+/** Counting-down loops this small (in expressions) run their first iteration from a copy before the loop. */
+const MAX_PEELED = 64;
 
 export interface YieldOptions {
   /** Binaryen's internal name of the sledge.preempt memory. */
@@ -75,7 +114,7 @@ interface Scan {
 export function insertYieldPoints(m: Module, opts: YieldOptions): number {
   const yieldFn = importedFunctionName(m, SLEDGE_MODULE, 'yield', T.none, T.none) ?? freshName(m, 'sledgec$yield');
   if (!m.getFunction(yieldFn)) m.addFunctionImport(yieldFn, SLEDGE_MODULE, 'yield', T.none, T.none);
-  const style = opts.style ?? 'versioned';
+  const style = opts.style ?? 'countdown';
 
   const all = functions(m);
   const imported = new Set(all.filter((f) => f.imported).map((f) => f.name));
@@ -125,13 +164,20 @@ export function insertYieldPoints(m: Module, opts: YieldOptions): number {
   let label = 0;
   for (const s of scans) {
     const tests = new Map<Expr, Expr>();
-    if (style === 'versioned') {
-      for (const { loop } of s.loops) {
-        const t = boundedTripTest(m, loop, imported);
-        if (t) tests.set(loop, t);
-      }
+    const counts = new Map<Expr, number>();
+    const peels = new Set<Expr>();
+    for (const { loop } of s.loops) {
+      if (style !== 'countdown' && style !== 'versioned') break;
+      const t = boundedTripTest(m, loop, imported);
+      if (t) tests.set(loop, t);
+      const size = style === 'countdown' ? innermostSize(loop, imported) : null;
+      if (size === null || COUNTDOWN_BUDGET / size < MIN_COUNTDOWN) continue;
+      counts.set(loop, Math.floor(COUNTDOWN_BUDGET / size));
+      if (!t && size <= MAX_PEELED && labelOf(loop) !== null && getType(loop) === T.none) peels.add(loop);
     }
-    const entry = (s.indirect || [...s.callees].some((c) => !leaves.has(c))) && !startsWithLoop(s.f.body, tests);
+    // One counter serves all the function's counting loops: they are innermost, so never nested.
+    const counter = counts.size ? addVar(s.f.ref, T.i32) : -1;
+    const entry = (s.indirect || [...s.callees].some((c) => !leaves.has(c))) && !startsWithFlagLoop(s.f.body, tests, counts);
     // Innermost loops first: a loop may be the direct body of another, and wrapping the outer one
     // first would move the inner one out of the slot the scan recorded.
     for (let i = s.loops.length - 1; i >= 0; i--) {
@@ -141,10 +187,20 @@ export function insertYieldPoints(m: Module, opts: YieldOptions): number {
         const n = label++;
         const test = tests.get(loop);
         const copy = test ? m.copyExpression(loop) : 0;
-        let replacement = wrapped(m, loop, yieldCall(), flag(), n);
+        const k = counts.get(loop);
+        const peel = peels.has(loop) ? m.copyExpression(loopBody(loop)) : 0;
+        let replacement = k === undefined
+          ? wrapped(m, loop, flag(), null, yieldCall(), n)
+          : wrapped(m, loop, m.i32.eqz(m.local.tee(counter, m.i32.sub(m.local.get(counter, T.i32), m.i32.const(1)), T.i32)), m.local.set(counter, m.i32.const(k)), point(), n);
         if (test) {
           renameLabels(copy, `$u${n}`);
           replacement = m.if(test, copy, replacement);
+        }
+        if (peel) {
+          // The first iteration, unchecked (it is straight-line code); its back edges enter the loop.
+          renameLabels(peel, `$p${n}`);
+          retarget(peel, labelOf(loop)!, `sledgec$enter${n}`);
+          replacement = m.block(`sledgec$peeled${n}`, [m.block(`sledgec$enter${n}`, [peel, m.br(`sledgec$peeled${n}`)], T.none), replacement], T.none);
         }
         replaceIn(slot, loop, replacement);
       }
@@ -158,23 +214,41 @@ export function insertYieldPoints(m: Module, opts: YieldOptions): number {
   return count;
 }
 
-/** The loop with its check, in the wrapper that keeps the call outside it (not yet placed). */
-function wrapped(m: Module, loop: Expr, yieldCall: Expr, flag: Expr, n: number): Expr {
+/**
+ * The loop in the wrapper that keeps the call outside it (not yet placed): the header leaves for
+ * `cold` when `test` holds, `cold` re-enters at the header; `enter` runs before each (re-)entry.
+ */
+function wrapped(m: Module, loop: Expr, test: Expr, enter: Expr | null, cold: Expr, n: number): Expr {
   const t = getType(loop);
   const after = `sledgec$after${n}`;
   const again = `sledgec$again${n}`;
   const yl = `sledgec$yield${n}`;
-  loopSetBody(loop, m.block(null, [m.br(yl, flag), loopBody(loop)], T.auto));
-  const resume = [yieldCall, m.br(again)];
-  let replacement: Expr;
+  loopSetBody(loop, m.block(null, [m.br(yl, test), loopBody(loop)], T.auto));
+  const pre = enter === null ? [] : [enter];
+  const resume = [cold, m.br(again)];
   if (t === T.unreachable) {
     // The loop never falls through: nothing to leave by.
-    replacement = m.loop(again, m.block(null, [m.block(yl, [loop], T.none), ...resume], T.auto));
-  } else {
-    const exit = t === T.none ? m.block(yl, [loop, m.br(after)], T.none) : m.block(yl, [m.br(after, 0, loop)], T.none);
-    replacement = m.block(after, [m.loop(again, m.block(null, [exit, ...resume], T.auto))], t);
+    return m.loop(again, m.block(null, [...pre, m.block(yl, [loop], T.none), ...resume], T.auto));
   }
-  return replacement;
+  const exit = t === T.none ? m.block(yl, [loop, m.br(after)], T.none) : m.block(yl, [m.br(after, 0, loop)], T.none);
+  return m.block(after, [m.loop(again, m.block(null, [...pre, exit, ...resume], T.auto))], t);
+}
+
+/** Expressions in an innermost loop's body; null if it holds a loop or calls guest code (its iterations would not be bounded by its size). */
+function innermostSize(loop: Expr, imported: ReadonlySet<string>): number | null {
+  let size = 0;
+  const stack = [loopBody(loop)];
+  const kids: Expr[] = [];
+  while (stack.length) {
+    const e = stack.pop()!;
+    size++;
+    const id = getId(e);
+    if (id === Id.Loop || id === Id.CallIndirect || OPAQUE.has(id) || (id === Id.Call && !imported.has(callTarget(e)))) return null;
+    kids.length = 0;
+    if (!pushChildren(e, id, kids)) return null;
+    stack.push(...kids);
+  }
+  return size;
 }
 
 /**
@@ -296,11 +370,11 @@ function boundedTripTest(m: Module, loop: Expr, imported: ReadonlySet<string>): 
   );
 }
 
-/** Whether the body's first action is a (checked) loop header, which then serves as the entry point. */
-function startsWithLoop(e: Expr, versioned: ReadonlyMap<Expr, Expr>): boolean {
+/** Whether the body's first action is a loop header checking the flag, which then serves as the entry point. */
+function startsWithFlagLoop(e: Expr, versioned: ReadonlyMap<Expr, Expr>, counting: ReadonlyMap<Expr, number>): boolean {
   for (;;) {
     const id = getId(e);
-    if (id === Id.Loop) return !versioned.has(e);
+    if (id === Id.Loop) return !versioned.has(e) && !counting.has(e);
     if (id !== Id.Block) return false;
     const k: Expr[] = [];
     pushChildren(e, id, k);
