@@ -1,8 +1,9 @@
 // The compiler driver: a module in, a prelinked module out (the bundle writer adds the manifest).
 //
 //   validate (V8, then interface checks) → ABI check → memory import (bytes)
-//   → read into Binaryen + validate → optimize (-O level) → software bounds checks
-//   → yield points → cleanup of the inserted code → emit → V8 validates the result
+//   → read into Binaryen + validate → optimize (-O level) → stack watermark → software bounds
+//   checks → static write range → yield points → cleanup of the inserted code → emit → V8
+//   validates the result
 //
 // The optimizer runs before the checks are inserted: it works on the user's code at full
 // strength, and cannot be tempted to inline or reshape the checks; the checks themselves are

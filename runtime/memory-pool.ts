@@ -62,9 +62,9 @@ export class MemoryPool {
 
   /**
    * Zeroes what the run could have written: the module's static write range when it has one, else
-   * from `low` (stack low-water mark) to the end. A memory
-   * the run grew is dropped: a wasm memory cannot shrink, and the guest's allocator grows from the
-   * current size, so the next request would get less room under the cap than a fresh memory gives.
+   * from `low` (stack low-water mark) to the end. A memory the run grew is dropped: a wasm memory
+   * cannot shrink, and the guest's allocator grows from the current size, so the next request
+   * would get less room under the cap than a fresh memory gives.
    */
   release(slot: Slot, low: number): void {
     this.inUse--;
