@@ -50,15 +50,15 @@
 // after a yield, so no call sits on a cycle through the hot loop; a countdown with the call inside
 // the loop.
 //
-// Why the bound still holds: an innermost loop that calls no guest code runs at most S
-// expressions per iteration (S: its body's size; host imports run no guest code), so with
-// K = COUNTDOWN_BUDGET / S it runs at most COUNTDOWN_BUDGET expressions between two flag checks.
-// $c is reset at every entry, so one entry is one such bounded run between checks, exactly like
-// an unchecked counted copy (a peeled first iteration is straight-line code); and a loop can only be entered again through the header of an
-// enclosing loop (which contains a loop, so it checks the flag at every iteration) or through a
-// new call of its function (bounded by the entry points, as above). Between two points the guest
-// thus runs at most one function body, the leaves it calls and one bounded run of each of its
-// innermost loops. At function entries the plain
+// Why the bound still holds: an innermost loop that calls no guest code runs at most S expressions
+// per iteration (S: its body's size; host imports run no guest code), so with K = COUNTDOWN_BUDGET
+// / S it runs at most COUNTDOWN_BUDGET expressions between two flag checks. $c is reset at every
+// entry, so one entry is one such bounded run between checks, exactly like an unchecked counted
+// copy (a peeled first iteration is straight-line code); and a loop can only be entered again
+// through the header of an enclosing loop (which contains a loop, so it checks the flag at every
+// iteration) or through a new call of its function (bounded by the entry points, as above). Between
+// two points the guest thus runs at most one function body, the leaves it calls and one bounded run
+// of each of its innermost loops. At function entries the plain
 // `(if (i32.load $preempt (i32.const 0)) (then acknowledge (call $sledge.yield)))` is used.
 
 import { SledgeError } from '../../contract/errors.ts';
