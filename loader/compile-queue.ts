@@ -1,7 +1,8 @@
-// Background compilation for `serve`: the listener opens as soon as every bundle is checked, and
-// the module contexts compile afterwards, one at a time, in spec order — except that a module a
-// request is waiting for goes next. So the first request is answered once *its* bundle is
-// compiled, not every bundle (start-up: DESIGN §5; each request still runs optimized code).
+// Background compilation for `serve`: the listener opens once every bundle is checked and the
+// workers are up, and the module contexts compile one at a time, in spec order (the first while
+// the workers boot, the rest after) — except that a module a request is waiting for goes next.
+// So the first request is answered once *its* bundle is compiled, not every bundle (start-up:
+// DESIGN §5; each request still runs optimized code).
 
 import { compileModule, type ModuleContext, type PreparedModule } from './module-context.ts';
 
@@ -22,6 +23,7 @@ export class CompileQueue {
   private readonly on: CompileEvents;
   private readonly order: number[];
   private running = false;
+  private started = false;
 
   constructor(prepared: PreparedModule[], on: CompileEvents) {
     this.on = on;
@@ -34,8 +36,18 @@ export class CompileQueue {
     });
   }
 
-  /** Starts compiling; resolves when every module is settled (ready or failed). */
+  /**
+   * Compiles the first module in order now, and nothing after it until start(): while worker
+   * threads boot, one compile is free (the first route is the likeliest first request) but ten
+   * would slow the boot down.
+   */
+  warm(): void {
+    this.pump();
+  }
+
+  /** Compiles the rest; resolves when every module is settled (ready or failed). */
   start(): Promise<void> {
+    this.started = true;
     this.pump();
     return Promise.allSettled(this.entries.map((e) => e.done)).then(() => {});
   }
@@ -76,7 +88,7 @@ export class CompileQueue {
       },
     ).finally(() => {
       this.running = false;
-      this.pump();
+      if (this.started) this.pump();
     });
   }
 }

@@ -81,6 +81,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     ready: (id, ctx) => dispatcher.addModule({ id, ...ctx.sandbox }),
     failed: (_id, e) => opts.log(isSledgeError(e) ? formatError('sledge-loader', e) : String(e)),
   });
+  compiler.warm();
   // Listening means a worker can take a request now: a request queued behind a booting worker
   // would spend its deadline waiting.
   await workersReady;
