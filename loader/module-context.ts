@@ -26,7 +26,8 @@ export interface PreparedModule {
   sandbox: Omit<SandboxModule, 'module'>;
 }
 
-export function prepareModule(bundle: ParsedBundle, path: string, name: string, memoryMaxPages?: number): PreparedModule {
+/** `fullReset`: the whole memory is zeroed after each run (the route's "memory-reset": "full"). */
+export function prepareModule(bundle: ParsedBundle, path: string, name: string, memoryMaxPages?: number, fullReset = false): PreparedModule {
   const m = bundle.manifest;
   const maximumPages = Math.min(m.memory.maximumPages, memoryMaxPages ?? Infinity);
   if (maximumPages < m.memory.initialPages) {
@@ -37,6 +38,8 @@ export function prepareModule(bundle: ParsedBundle, path: string, name: string, 
   if (!WebAssembly.validate(bundle.bytes as Uint8Array<ArrayBuffer>)) refused(path, 'it does not validate');
   const suspendable = m.imports.includes(`${SLEDGE_MODULE}.yield`);
   const sandbox: PreparedModule['sandbox'] = { name, entry: m.entry, memory: { initialPages: m.memory.initialPages, maximumPages }, suspendable };
+  // With neither a stack mark nor a write range, the pool zeroes the whole memory.
+  if (fullReset) return { path, bundle, sandbox };
   if (m.exports.includes(STACK_LOW_EXPORT)) sandbox.stackLowExport = STACK_LOW_EXPORT;
   // A malformed range is ignored: the reset then zeroes from the stack mark up, which is safe.
   const w = m.writes;

@@ -63,11 +63,11 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   try {
     for (const t of tenants) {
       for (const r of t.routes) {
-        const key = `${r.path}\0${r.memoryMaxPages ?? ''}`;
+        const key = `${r.path}\0${r.memoryMaxPages ?? ''}\0${r.memoryReset}`;
         let id = byKey.get(key);
         if (id === undefined) {
           const policy = { allowUnsafe: opts.allowUnsafe, ...(opts.trustedKeys ? { trustedKeys: opts.trustedKeys } : {}) };
-          id = prepared.push(prepareModule(await loadBundle(r.path, policy), r.path, routeName(r), r.memoryMaxPages)) - 1;
+          id = prepared.push(prepareModule(await loadBundle(r.path, policy), r.path, routeName(r), r.memoryMaxPages, r.memoryReset === 'full')) - 1;
           byKey.set(key, id);
         }
         routeModule.set(r, id);

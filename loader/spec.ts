@@ -25,6 +25,12 @@ export interface RouteSpec {
   memoryMaxPages?: number;
   /** Where guest stderr goes: into the response body (after stdout) or to the loader's log. */
   stderr: 'body' | 'log';
+  /**
+   * After a request: 'used' zeroes what a run can write (from the stack's low-water mark, or the
+   * bundle's static write range); 'full' zeroes the whole memory, so even a wild write into the
+   * unused stack cannot reach the next request (~16 µs per MiB).
+   */
+  memoryReset: 'used' | 'full';
 }
 
 export interface TenantSpec {
@@ -56,6 +62,7 @@ export const DEFAULTS = {
   maxBodyBytes: 16 * 1024 * 1024,
   // As Sledge: stderr follows stdout in the response unless a route sends it to the log.
   stderr: 'body' as 'body' | 'log',
+  memoryReset: 'used' as 'used' | 'full',
 } as const;
 const MAX_BODY_BYTES_LIMIT = 1024 * 1024 * 1024;
 const WASM32_MAX_PAGES = 65536;
@@ -63,7 +70,7 @@ const WASM32_MAX_PAGES = 65536;
 const TENANT_KEYS = ['name', 'port', 'replenishment-period-us', 'max-budget-us', 'routes', 'host'] as const;
 const ROUTE_KEYS = [
   'route', 'path', 'admissions-percentile', 'expected-execution-us', 'relative-deadline-us', 'http-resp-content-type',
-  'timeout-us', 'max-body-bytes', 'memory-max-pages', 'stderr',
+  'timeout-us', 'max-body-bytes', 'memory-max-pages', 'stderr', 'memory-reset',
 ] as const;
 
 /** Keys Sledge (or an older Sledge) accepts that we refuse on purpose, each with the reason. */
@@ -436,6 +443,7 @@ function parseRoute(ctx: Ctx, node: JsonNode, index: number, tenantWhere: string
     timeoutUs: 0,
     maxBodyBytes: DEFAULTS.maxBodyBytes,
     stderr: DEFAULTS.stderr,
+    memoryReset: DEFAULTS.memoryReset,
   };
   const seen = members(ctx, node, where, 'route', ROUTE_KEYS, (m) => {
     const v = m.value;
@@ -490,6 +498,14 @@ function parseRoute(ctx: Ctx, node: JsonNode, index: number, tenantWhere: string
           ctx.fail('SPEC_VALUE', v.start, where, `"stderr" must be "body" or "log", found ${JSON.stringify(v.value)}`, '"body" appends guest stderr to the response, "log" sends it to the loader\'s log');
         }
         r.stderr = v.value;
+        break;
+      case 'memory-reset':
+        if (v.kind !== 'string') ctx.fail('SPEC_TYPE', v.start, where, `"memory-reset" must be a string, found ${describeNode(v)}`, 'write "memory-reset": "used" or "memory-reset": "full"');
+        if (v.value !== 'used' && v.value !== 'full') {
+          ctx.fail('SPEC_VALUE', v.start, where, `"memory-reset" must be "used" or "full", found ${JSON.stringify(v.value)}`,
+            '"used" zeroes what a run can write (the default), "full" the whole memory after every request');
+        }
+        r.memoryReset = v.value;
         break;
     }
   });

@@ -61,6 +61,8 @@ const FIXTURE_CASES: Record<string, Case[]> = {
     { args: ['read'], stdout: 'bss=\ndata=initial\nheap=\nstack=\n' },
   ],
   loop: [{ args: ['100000'], stdout: 'looping\n100000\n' }],
+  // One run: what a second run sees depends on the reset (test/serve.test.ts, memory-reset).
+  wild: [{ stdout: 'fresh\n' }],
   mallocbomb: [
     { args: ['3'], stdout: 'allocated 3 MiB\n', code: 0 },
     // 8 MiB above the initial memory: malloc fails (it does not trap) at the cap.

@@ -15,7 +15,7 @@ import { prepareModule, type PreparedModule } from '../loader/module-context.ts'
 import { serve } from '../loader/server.ts';
 import { FixtureDir, get, rawHttp, ROOT, route, spawnLoader, spawnServer, startInProcess, waitFor, type InProcess } from './helpers/serve.ts';
 
-const FIXTURES = ['empty', 'hello', 'echo', 'fibonacci', 'env', 'secret', 'oob', 'divzero', 'unreachable', 'recursion', 'exitcode', 'mallocbomb', 'loop'];
+const FIXTURES = ['empty', 'hello', 'echo', 'fibonacci', 'env', 'secret', 'oob', 'divzero', 'unreachable', 'recursion', 'exitcode', 'mallocbomb', 'loop', 'wild'];
 
 let fx: FixtureDir;
 let b: Record<string, string>;
@@ -520,6 +520,23 @@ describe('background compile (the listener opens before the modules are compiled
       const r = await get(s.port, '/fibonacci?20');
       expect(r.status).toBe(200);
       expect(r.text).toBe('6765\n');
+    } finally {
+      await s.stop();
+    }
+  });
+});
+
+describe('memory-reset', () => {
+  it('"full" clears a stray write below the stack mark, which the default reset leaves (a documented limit)', async () => {
+    const spec = await fx.spec('reset.json', [{
+      name: 'r', port: 0, routes: [route('/used', b.wild!), route('/full', b.wild!, { 'memory-reset': 'full' })],
+    }]);
+    const s = await startInProcess(spec, { workers: 1 });
+    try {
+      // One worker, one request at a time: each route's second request reuses the first's memory.
+      const seen = [];
+      for (const path of ['/used', '/used', '/full', '/full']) seen.push((await get(s.port, path)).text);
+      expect(seen).toEqual(['fresh\n', 'leaked\n', 'fresh\n', 'fresh\n']);
     } finally {
       await s.stop();
     }

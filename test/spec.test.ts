@@ -49,6 +49,7 @@ describe('good specs', () => {
       timeoutUs: 200_000, // 10 × deadline
       maxBodyBytes: 16 * 1024 * 1024,
       stderr: 'body',
+      memoryReset: 'used',
     };
     const fib2: RouteSpec = {
       route: '/fib2',
@@ -60,6 +61,7 @@ describe('good specs', () => {
       timeoutUs: 60_000_000, // 10 × deadline = 200 s, capped at 60 s
       maxBodyBytes: 16 * 1024 * 1024,
       stderr: 'body',
+      memoryReset: 'used',
     };
     const echo: RouteSpec = {
       route: '/',
@@ -72,6 +74,7 @@ describe('good specs', () => {
       maxBodyBytes: 4096,
       memoryMaxPages: 16,
       stderr: 'log',
+      memoryReset: 'full',
     };
     const expected: TenantSpec[] = [
       { name: 'gwu', host: '127.0.0.1', port: 10010, replenishmentPeriodUs: 0, maxBudgetUs: 0, routes: [fib, fib2] },
@@ -129,6 +132,7 @@ describe('bad specs (golden messages in fixtures/specs/bad-*.expected)', async (
     'bad-empty-routes.json': 'SPEC_EMPTY',
     'bad-empty.json': 'SPEC_EMPTY',
     'bad-expected-execution.json': 'SPEC_VALUE',
+    'bad-memory-reset.json': 'SPEC_VALUE',
     'bad-json-comment.json': 'SPEC_JSON',
     'bad-json.json': 'SPEC_JSON',
     'bad-missing-deadline.json': 'SPEC_MISSING_KEY',
@@ -169,7 +173,7 @@ describe('error messages (inline goldens)', () => {
     const e = await errorOf(loadSpec(join(SPECS, 'bad-unknown-key.json')));
     expect(shown(e)).toBe(
       'sledge-loader: error[SPEC_UNKNOWN_KEY]: fixtures/specs/bad-unknown-key.json:9:9: tenant "gwu", route "/fib": unknown key "relative-deadline"\n' +
-        '  hint: did you mean "relative-deadline-us"? The route keys are: route, path, admissions-percentile, expected-execution-us, relative-deadline-us, http-resp-content-type, timeout-us, max-body-bytes, memory-max-pages, stderr\n',
+        '  hint: did you mean "relative-deadline-us"? The route keys are: route, path, admissions-percentile, expected-execution-us, relative-deadline-us, http-resp-content-type, timeout-us, max-body-bytes, memory-max-pages, stderr, memory-reset\n',
     );
   });
 
@@ -280,7 +284,7 @@ describe('files that cannot be read', () => {
 describe('matchRoute', () => {
   const r = (route: string): RouteSpec => ({
     route, path: resolve('/x.sledge'), admissionsPercentile: 70, expectedExecutionUs: 1, relativeDeadlineUs: 2,
-    contentType: 'text/plain', timeoutUs: 20, maxBodyBytes: 0, stderr: 'log',
+    contentType: 'text/plain', timeoutUs: 20, maxBodyBytes: 0, stderr: 'log', memoryReset: 'used',
   });
   // Declared shortest first on purpose: Sledge's first-match router would send /fib2 to /fib.
   const tenant: TenantSpec = { name: 't', host: '127.0.0.1', port: 1, replenishmentPeriodUs: 0, maxBudgetUs: 0, routes: [r('/fib'), r('/fib2'), r('/api/'), r('/api/v1')] };
