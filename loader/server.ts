@@ -91,8 +91,9 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const perfLog = opts.perfLog ? new PerfLog(opts.perfLog) : undefined;
   let shuttingDown = false;
   const servers: Server[] = [];
-  /** Responses not yet flushed to their sockets (graceful shutdown waits for them). */
-  const answering = new Set<ServerResponse>();
+  // Responses not yet flushed to their sockets (graceful shutdown waits for them). A count, not a
+  // Set of responses: see runtime/pending-table.ts for what a per-request Set does to the GC.
+  let answering = 0;
   const listening: RunningServer['tenants'] = [];
   try {
     for (const t of tenants) {
@@ -115,8 +116,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       }
       const server = createListener(t, { dispatcher, routes, isShuttingDown: () => shuttingDown, log: opts.log });
       server.on('request', (_req, res: ServerResponse) => {
-        answering.add(res);
-        res.once('close', () => answering.delete(res));
+        answering++;
+        res.once('close', () => answering--);
       });
       await listen(server, t);
       servers.push(server);
@@ -140,7 +141,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
       const grace = new Promise<void>((r) => setTimeout(r, opts.graceMs).unref());
       await Promise.race([dispatcher.idle(), grace]);
       // Then let every answer reach the kernel (a response's 'close' comes after its last write).
-      await Promise.race([until(() => answering.size === 0), grace]);
+      await Promise.race([until(() => answering === 0), grace]);
       await dispatcher.close();
       await compiled;
       for (const s of servers) s.closeAllConnections();

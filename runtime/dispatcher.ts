@@ -5,6 +5,7 @@
 
 import { Worker } from 'node:worker_threads';
 import { ASSIGNED, ControlPage, DEADLINE, nowMs, REASON_EARLIER_DEADLINE, RUNNING_ID, TickerBell } from './control-page.ts';
+import { PendingTable } from './pending-table.ts';
 import { makeQueue, type Policy } from './policies/index.ts';
 import type { RunQueue } from './policies/run-queue.ts';
 import type { FromWorker, ModuleSpec, PoolStats, TaskResult, ToWorker, WorkerConfig } from './protocol.ts';
@@ -39,7 +40,7 @@ interface WorkerSlot {
   worker: Worker;
   page: ControlPage;
   ready: boolean;
-  inflight: Map<number, Pending>;
+  inflight: PendingTable<Pending>;
   outbox: QueuedTask[];
   pools: PoolStats[];
 }
@@ -155,7 +156,7 @@ export class Dispatcher {
   private spawn(index: number): Promise<void> {
     const page = new ControlPage();
     const worker = new Worker(WORKER_URL);
-    const slot: WorkerSlot = { index, worker, page, ready: false, inflight: new Map(), outbox: [], pools: [] };
+    const slot: WorkerSlot = { index, worker, page, ready: false, inflight: new PendingTable(), outbox: [], pools: [] };
     this.slots[index] = slot;
     const config: WorkerConfig = { policy: this.opts.policy, quantumUs: this.opts.quantumUs, preemption: this.opts.preemption, perfLog: false };
     worker.postMessage({ type: 'init', workerIndex: index, modules: this.modules, preempt: page.memory, tickerBell: this.bell.buffer, config } satisfies ToWorker);
