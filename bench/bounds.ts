@@ -32,6 +32,7 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CompileOptions } from '../compiler/compile.ts';
+import { INIT_EXPORT } from '../contract/host-abi.ts';
 
 const FLAGS = ['--no-liftoff', '--no-wasm-lazy-compilation'];
 
@@ -144,6 +145,7 @@ function runOnce(b: Built, kernel: string, arg: string): { seconds: number; outp
     };
   }
   const inst = new WebAssembly.Instance(b.module, imports);
+  (inst.exports[INIT_EXPORT] as (() => void) | undefined)?.(); // a resettable bundle's data comes from sledge_init
   memory ??= inst.exports.memory as WebAssembly.Memory;
   const t = performance.now();
   try {

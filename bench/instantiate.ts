@@ -1,21 +1,23 @@
 // Sandbox create + run + reset of the `empty` function, in-process, as a worker does it
-// (MemoryPool + runSandbox), next to a bare `new WebAssembly.Instance` of the same module on a
-// pooled (reused) memory — measured in the same run, interleaved in small blocks so both see the
-// same machine. DESIGN §5 target: sandbox p50 ≤ 5 µs and ≤ 1.5× bare.
+// (MemoryPool + runSandbox: the pooled memory's instance reset by sledge_init, run, memory
+// zeroed), next to a bare `new WebAssembly.Instance` of the same module on a pooled (reused)
+// memory — measured in the same run, interleaved in small blocks so both see the same machine.
+// DESIGN §5 target: sandbox p50 ≤ 5 µs and ≤ 1.5× bare.
 //
 //   node --no-liftoff --no-wasm-lazy-compilation bench/instantiate.ts [--iterations 20000]
 //
 // (Started without those flags it re-runs itself with them: optimized code from the first call, as
 // the loader runs bundles. The bundle is built by a child Node without flags.) Diagnostic rows
-// split the sandbox's cost: instantiation, the JSPI promising() call, the memory reset (static write
-// range vs stack mark vs whole memory), and the WASI context set-up.
+// split the sandbox's cost: a fresh instance per request (as before instance reset), the JSPI
+// promising() call, the memory reset (static write range vs stack mark vs whole memory), and the
+// task hand-off encoding.
 
 import { spawnSync } from 'node:child_process';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { loadBundle } from '../loader/bundle.ts';
-import { STACK_LOW_EXPORT } from '../contract/host-abi.ts';
+import { INIT_EXPORT, STACK_LOW_EXPORT } from '../contract/host-abi.ts';
 import { createModuleContext } from '../loader/module-context.ts';
 import { ControlPage } from '../runtime/control-page.ts';
 import { MemoryPool } from '../runtime/memory-pool.ts';
@@ -70,7 +72,7 @@ const queued = { id: 1, moduleId: 0, arrival: 0, deadline: 10, timeoutAt: 100, a
 // laid out first and grows down from its top; `empty` writes only above it (data, bss, heap).
 const probe = new Uint8Array(syncSlot.memory.buffer);
 probe.fill(0);
-(new WebAssembly.Instance(mod.module, syncSlot.imports).exports._start as Function)();
+freshRun(syncSlot.imports);
 const lowestWritten = probe.findIndex((b) => b !== 0);
 const stackTop = Math.floor(lowestWritten / PAGE) * PAGE; // the 1 MiB stack's top for these bundles
 probe.fill(0);
@@ -82,18 +84,27 @@ const fills = {
 const syncFill = new Uint8Array(syncSlot.memory.buffer, stackTop);
 const promFill = new Uint8Array(promSlot.memory.buffer, stackTop);
 
+/** A fresh instance, initialized (a bundle with instance reset has passive data), run. */
+function freshRun(imports: WebAssembly.Imports): void {
+  const e = new WebAssembly.Instance(mod.module, imports).exports;
+  (e[INIT_EXPORT] as (() => void) | undefined)?.();
+  (e._start as Function)();
+}
+
 interface Variant { name: string; run: () => unknown; async?: boolean; times: number[] }
 const variants: Variant[] = [
   { name: 'bare `new WebAssembly.Instance` (pooled memory) — baseline', run: () => new WebAssembly.Instance(mod.module, bareSlot.imports), times: [] },
   // As the worker's scheduler calls it: awaited only when the module can suspend.
-  { name: `**sandbox: runSandbox (acquire, instance, ${mod.suspendable ? 'promising' : 'plain'} run, reset)**`, run: () => runSandbox(pool, req), async: mod.suspendable, times: [] },
+  { name: `**sandbox: runSandbox (acquire, ${mod.initExport ? 'pooled instance + init' : 'fresh instance'}, ${mod.suspendable ? 'promising' : 'plain'} run, reset)**`, run: () => runSandbox(pool, req), async: mod.suspendable, times: [] },
   { name: 'sandbox, write range ignored (reset from the stack mark, as for a function writing through pointers)', run: () => runSandbox(markPool, req), async: mod.suspendable, times: [] },
-  { name: 'instance + `_start` (plain call) + reset from the stack top', run: () => {
-    (new WebAssembly.Instance(mod.module, syncSlot.imports).exports._start as Function)();
+  { name: 'fresh instance + init + `_start` (plain call) + reset from the stack top', run: () => {
+    freshRun(syncSlot.imports);
     syncFill.fill(0);
   }, times: [] },
-  { name: 'instance + `promising(_start)` + reset from the stack top', async: true, run: async () => {
-    await jspi.promising(new WebAssembly.Instance(mod.module, promSlot.imports).exports._start as Function)();
+  { name: 'fresh instance + init + `promising(_start)` + reset from the stack top', async: true, run: async () => {
+    const e = new WebAssembly.Instance(mod.module, promSlot.imports).exports;
+    (e[INIT_EXPORT] as (() => void) | undefined)?.();
+    await jspi.promising(e._start as Function)();
     promFill.fill(0);
   }, times: [] },
   { name: `reset: zero the whole memory (${memBytes} B, a bundle with no mark and no write range)`, run: () => fills.whole.fill(0), times: [] },

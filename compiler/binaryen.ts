@@ -716,11 +716,44 @@ export function hasMutableI32Global(m: Module): boolean {
 
 /** The lowest byte offset of an active data segment, or undefined when there is none. */
 export function lowestDataOffset(m: Module): number | undefined {
-  const mm = m as unknown as { getNumDataSegments(): number; getDataSegmentByIndex(i: number): number; getDataSegmentInfo(ref: number): { offset: number | null; passive: boolean } };
   let low: number | undefined;
+  for (const s of dataSegments(m)) if (s.offset !== null) low = Math.min(low ?? Infinity, s.offset);
+  return low;
+}
+
+/** Whether the module has a start function (run by instantiation, before any export). */
+export function hasStartFunction(m: Module): boolean {
+  return C('GetStart')(m.ptr) !== 0;
+}
+
+/** Defined (not imported) mutable globals, with their initializer expressions. */
+export function mutableGlobals(m: Module): { name: string; type: Type; init: Expr }[] {
+  const out: { name: string; type: Type; init: Expr }[] = [];
+  for (let i = 0; i < m.getNumGlobals(); i++) {
+    const g = binaryen.getGlobalInfo(m.getGlobalByIndex(i));
+    if (!g.module && g.mutable) out.push({ name: g.name, type: g.type, init: g.init });
+  }
+  return out;
+}
+
+/** A deep copy of `e` owned by `m` (an expression may sit in one place of the tree only). */
+export function copyExpr(m: Module, e: Expr): Expr {
+  return C('ExpressionCopy')(e, m.ptr);
+}
+
+export interface DataSegmentView {
+  name: string;
+  /** Constant byte offset of an active segment; null for a passive one. */
+  offset: number | null;
+  size: number;
+}
+
+export function dataSegments(m: Module): DataSegmentView[] {
+  const mm = m as unknown as { getNumDataSegments(): number; getDataSegmentByIndex(i: number): number; getDataSegmentInfo(ref: number): { name: string; offset: number | null; data: ArrayBuffer; passive: boolean } };
+  const out: DataSegmentView[] = [];
   for (let i = 0; i < mm.getNumDataSegments(); i++) {
     const info = mm.getDataSegmentInfo(mm.getDataSegmentByIndex(i));
-    if (!info.passive && info.offset !== null) low = Math.min(low ?? Infinity, info.offset >>> 0);
+    out.push({ name: info.name, offset: info.passive || info.offset === null ? null : info.offset >>> 0, size: info.data.byteLength });
   }
-  return low;
+  return out;
 }

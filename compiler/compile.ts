@@ -2,8 +2,8 @@
 //
 //   validate (V8, then interface checks) → ABI check → memory import (bytes)
 //   → read into Binaryen + validate → optimize (-O level) → stack watermark → software bounds
-//   checks → static write range → yield points → cleanup of the inserted code → emit → V8
-//   validates the result
+//   checks → static write range → yield points → cleanup of the inserted code → instance reset
+//   → emit (active data segments made passive) → V8 validates the result
 //
 // The optimizer runs before the checks are inserted: it works on the user's code at full
 // strength, and cannot be tempted to inline or reshape the checks; the checks themselves are
@@ -15,13 +15,14 @@ import type { BoundsMode, Feature } from '../contract/manifest.ts';
 import { binaryenVersion, emitBinary, exportTarget, runPasses, validate, type Module } from './binaryen.ts';
 import { checkAbi } from './passes/abi-check.ts';
 import { insertBoundsChecks, type CheckStyle } from './passes/bounds-software.ts';
+import { addInstanceReset } from './passes/instance-reset.ts';
 import { DEFAULT_MAX_PAGES, importMemory, MAX_PAGES_CAP } from './passes/memory-import.ts';
 import { cleanupInstrumentation, optimizeModule } from './passes/optimize.ts';
 import { insertStackWatermark } from './passes/stack-watermark.ts';
 import { readModule, validateInput } from './passes/validate.ts';
 import { staticWriteRange, type WriteRange } from './passes/write-range.ts';
 import { insertYieldPoints, type YieldStyle } from './passes/yield-points.ts';
-import { readModuleInfo } from './wasm-binary.ts';
+import { makeDataPassive, readModuleInfo } from './wasm-binary.ts';
 
 export interface CompileOptions {
   bounds: BoundsMode;
@@ -73,6 +74,7 @@ export async function compileModule(input: Uint8Array, opts: CompileOptions): Pr
   let boundsChecks = 0;
   let yieldPointCount = 0;
   let writeRange: WriteRange | undefined;
+  let resettable = false;
   let binaryenProblems: string[] = [];
   try {
     // The probe exports also keep the optimizer from dropping sledge.preempt before it is used.
@@ -94,7 +96,9 @@ export async function compileModule(input: Uint8Array, opts: CompileOptions): Pr
     // No point inserted: sledge.yield and sledge.preempt go unless the user's code calls them, so
     // the loader sees a module that cannot suspend and calls it directly (no JSPI wrapper, ~1 µs).
     else if (preempt !== undefined) runPasses(m, ['remove-unused-module-elements']);
+    resettable = addInstanceReset(m, { memory, initialPages: mem.initialPages });
     wasm = emitBinary(m);
+    if (resettable) wasm = makeDataPassive(wasm, where);
     if (!WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>)) binaryenProblems = validate(m);
   } finally {
     m.dispose();
@@ -119,6 +123,7 @@ export async function compileModule(input: Uint8Array, opts: CompileOptions): Pr
   if (imports.includes(`${PREEMPT_MEMORY_IMPORT.module}.${PREEMPT_MEMORY_IMPORT.name}`)) features.push('yield-points');
   if (opts.bounds === 'software') features.push('software-bounds');
   if (opts.bounds === 'none') features.push('unchecked-memory');
+  if (resettable) features.push('instance-reset');
   if (!imports.includes(`${MEMORY_IMPORT.module}.${MEMORY_IMPORT.name}`)) {
     throw new SledgeError('INTERNAL', `${where}: the compiled module lost its memory import (a compiler bug)`);
   }

@@ -281,3 +281,43 @@ export function rewriteSections(bytes: Uint8Array, sections: Section[], replace:
   for (const b of pending.values()) if (b) parts.push(b);
   return concat(parts);
 }
+
+/** Skips a constant expression (MVP and extended-const forms) up to and including its `end`. */
+function skipConstExpr(r: Reader): void {
+  for (;;) {
+    const op = r.byte();
+    if (op === 0x0b) return;
+    if (op === 0x41 || op === 0x42) r.u64(); // i32/i64.const: a signed LEB is skipped like an unsigned one
+    else if (op === 0x23) r.u32(); // global.get
+    else if (![0x6a, 0x6b, 0x6c, 0x7c, 0x7d, 0x7e].includes(op)) throw malformed(r.where, `unexpected opcode 0x${op.toString(16)} in a data segment offset`);
+  }
+}
+
+/**
+ * The module with every active data segment made passive, keeping its index and bytes, plus the
+ * data count section that memory.init needs (the instance-reset pass: sledge_init copies the
+ * segments in instead of instantiation).
+ */
+export function makeDataPassive(bytes: Uint8Array, where: string): Uint8Array {
+  const sections = readSections(bytes, where);
+  const data = sections.find((s) => s.id === SEC.data);
+  if (!data) return bytes;
+  const r = new Reader(bytes, data.payloadStart, data.end, where);
+  const entries: Uint8Array[] = [];
+  for (let n = r.u32(); n > 0; n--) {
+    const kind = r.u32();
+    if (kind === 2) r.u32(); // memory index: memory.init names the memory instead
+    if (kind === 0 || kind === 2) skipConstExpr(r);
+    else if (kind !== 1) throw malformed(where, `unknown data segment kind ${kind}`);
+    const length = r.u32();
+    if (r.pos + length > r.end) throw malformed(where, 'data segment runs past its section');
+    entries.push(concat([Uint8Array.of(1), Uint8Array.from(leb(length)), bytes.subarray(r.pos, r.pos + length)]));
+    r.pos += length;
+  }
+  const replace = new Map<number, Uint8Array | null>([[SEC.data, encodeVectorSection(SEC.data, entries)]]);
+  if (!sections.some((s) => s.id === SEC.datacount)) {
+    const count = Uint8Array.from(leb(entries.length));
+    replace.set(SEC.datacount, concat([Uint8Array.of(SEC.datacount), Uint8Array.from(leb(count.length)), count]));
+  }
+  return rewriteSections(bytes, sections, replace);
+}

@@ -24,6 +24,15 @@ export const PREEMPT_FLAG_OFFSET = 0;
  */
 export const STACK_LOW_EXPORT = 'sledge_stack_low';
 
+/**
+ * In a bundle with the `instance-reset` feature (compiler/passes/instance-reset.ts), the function
+ * that puts an instance back in its just-instantiated state: every mutable global to its
+ * initializer, every data segment (passive in such a bundle) copied to its place. The runtime
+ * calls it before each run, the first included, on a memory zeroed where the last run wrote, and
+ * may then reuse one instance for many requests.
+ */
+export const INIT_EXPORT = 'sledge_init';
+
 type ValType = 'i32' | 'i64' | 'f32' | 'f64';
 export interface FuncSig { params: ValType[]; results: ValType[] }
 

@@ -14,7 +14,7 @@ export const BOUNDS_MODES: readonly BoundsMode[] = ['guard', 'software', 'none']
  * Features a loader must understand to run the bundle. A loader that meets a name it does not know
  * refuses the bundle instead of guessing.
  */
-export const KNOWN_FEATURES = ['imported-memory', 'yield-points', 'software-bounds', 'unchecked-memory'] as const;
+export const KNOWN_FEATURES = ['imported-memory', 'yield-points', 'software-bounds', 'unchecked-memory', 'instance-reset'] as const;
 export type Feature = (typeof KNOWN_FEATURES)[number];
 
 export interface Manifest {

@@ -8,7 +8,7 @@
 import { setFlagsFromString } from 'node:v8';
 import type { ParsedBundle } from '../contract/bundle-format.ts';
 import { SledgeError } from '../contract/errors.ts';
-import { SLEDGE_MODULE, STACK_LOW_EXPORT } from '../contract/host-abi.ts';
+import { INIT_EXPORT, SLEDGE_MODULE, STACK_LOW_EXPORT } from '../contract/host-abi.ts';
 import type { Manifest } from '../contract/manifest.ts';
 import type { SandboxModule } from '../runtime/sandbox-module.ts';
 
@@ -38,6 +38,10 @@ export function prepareModule(bundle: ParsedBundle, path: string, name: string, 
   if (!WebAssembly.validate(bundle.bytes as Uint8Array<ArrayBuffer>)) refused(path, 'it does not validate');
   const suspendable = m.imports.includes(`${SLEDGE_MODULE}.yield`);
   const sandbox: PreparedModule['sandbox'] = { name, entry: m.entry, memory: { initialPages: m.memory.initialPages, maximumPages }, suspendable };
+  if (m.features.includes('instance-reset')) {
+    if (!m.exports.includes(INIT_EXPORT)) refused(path, `its manifest promises instance reset but it exports no ${INIT_EXPORT}`);
+    sandbox.initExport = INIT_EXPORT;
+  }
   // With neither a stack mark nor a write range, the pool zeroes the whole memory.
   if (fullReset) return { path, bundle, sandbox };
   if (m.exports.includes(STACK_LOW_EXPORT)) sandbox.stackLowExport = STACK_LOW_EXPORT;

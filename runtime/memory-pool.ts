@@ -1,6 +1,7 @@
 // Pooled linear memories for one module on one thread (DESIGN §3: never a memory per request).
-// A slot is a memory plus the import object bound to it, built once; after a run only the part
-// that can have been written is zeroed, so the next request sees fresh memory.
+// A slot is a memory plus the import object bound to it, built once, and (for modules that can be
+// reset) the instance on it; after a run only the part that can have been written is zeroed, so
+// the next request sees fresh memory.
 
 import { MEMORY_IMPORT, PREEMPT_MEMORY_IMPORT, SLEDGE_MODULE, WASI_MODULE } from '../contract/host-abi.ts';
 import type { SandboxModule } from './sandbox-module.ts';
@@ -15,6 +16,19 @@ export interface Slot {
   memory: WebAssembly.Memory;
   ctx: WasiContext;
   imports: WebAssembly.Imports;
+  /** Kept across requests when the module can be reset (SandboxModule.initExport). */
+  instance?: SlotInstance;
+}
+
+/** An instance's exports as a run calls them, looked up once. */
+export interface SlotInstance {
+  entry: () => unknown;
+  /** Restores globals and data before a run (modules with an init export). */
+  init?: () => void;
+  /** The entry as a JSPI promising call (modules that can suspend). */
+  promising?: () => Promise<unknown>;
+  /** The exported stack low-water mark (when the reset starts from it). */
+  stackLow?: WebAssembly.Global;
 }
 
 export interface PoolHooks {

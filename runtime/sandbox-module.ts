@@ -25,6 +25,12 @@ export interface SandboxModule {
    * nothing else, and `stackLowExport` is not read.
    */
   writeRange?: { low: number; high: number };
+  /**
+   * The export that puts an instance back in its just-instantiated state (globals, data segments),
+   * called before every run: an instance is then kept with its pooled memory and reused, instead
+   * of a fresh one per request. Absent: a fresh instance per request.
+   */
+  initExport?: string;
 }
 
 export interface SandboxRequest {

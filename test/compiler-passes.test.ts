@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
 import { isSledgeError, type SledgeError } from '../contract/errors.ts';
-import { WASI_FUNCTIONS } from '../contract/host-abi.ts';
+import { INIT_EXPORT, WASI_FUNCTIONS } from '../contract/host-abi.ts';
 import { compileModule, type CompiledModule, type CompileOptions } from '../compiler/compile.ts';
 import { readModuleInfo } from '../compiler/wasm-binary.ts';
 import { compileSource } from '../toolchain/frontend.ts';
@@ -68,6 +68,8 @@ function instantiate(r: CompiledModule, onYield: (flag: Int32Array) => void = ()
     },
     wasi_snapshot_preview1: wasi,
   });
+  // A bundle with instance reset gets its globals and data from sledge_init, as the runtime does.
+  (inst.exports[INIT_EXPORT] as (() => void) | undefined)?.();
   return { inst, memory, flag, yields: () => yields };
 }
 
@@ -168,10 +170,12 @@ describe('memory import', () => {
     const mod = new WebAssembly.Module(r.wasm as Uint8Array<ArrayBuffer>);
     expect(WebAssembly.Module.imports(mod)).toEqual([{ module: 'sledge', name: 'memory', kind: 'memory' }]);
     expect(WebAssembly.Module.exports(mod)).toContainEqual({ name: 'memory', kind: 'memory' });
-    // V8 enforces the declared limits, and the data segment lands in the memory handed in.
+    // V8 enforces the declared limits, and the data segment lands in the memory handed in (when
+    // sledge_init copies it: the segment is passive, see 'instance reset').
     const memory = new WebAssembly.Memory({ initial: 3, maximum: 100 });
     const inst = new WebAssembly.Instance(mod, { sledge: { memory } });
     expect(inst.exports.memory).toBe(memory);
+    (inst.exports[INIT_EXPORT] as () => void)();
     expect(new TextDecoder().decode(new Uint8Array(memory.buffer, 70000, 2))).toBe('hi');
     expect(() => new WebAssembly.Instance(mod, { sledge: { memory: new WebAssembly.Memory({ initial: 2, maximum: 100 }) } })).toThrow(WebAssembly.LinkError);
     expect(() => new WebAssembly.Instance(mod, { sledge: { memory: new WebAssembly.Memory({ initial: 3, maximum: 101 }) } })).toThrow(WebAssembly.LinkError);
@@ -196,14 +200,14 @@ describe('memory import', () => {
     const r = await compileModule(wat('(module (import "env" "memory" (memory 1 8)) (export "mem" (memory 0)))'), opts({ yieldPoints: false }));
     expect(memImport(r).map((m) => `${m.module}.${m.name}`)).toEqual(['sledge.memory']);
     expect(r.memory).toEqual({ initialPages: 1, maximumPages: 8 });
-    expect(r.exports.sort()).toEqual(['mem', 'memory']);
+    expect(r.exports.sort()).toEqual(['mem', 'memory', INIT_EXPORT]);
   });
 
   it('gives a module without memory a one-page one', async () => {
     const r = await compileModule(wat('(module (func (export "f") (result i32) (i32.const 1)))'), opts({ yieldPoints: false }));
     expect(r.memory).toEqual({ initialPages: 1, maximumPages: 1 });
     expect(r.imports).toEqual(['sledge.memory']);
-    expect(r.features).toEqual(['imported-memory']);
+    expect(r.features).toEqual(['imported-memory', 'instance-reset']);
   });
 
   it('imports sledge.preempt as a shared 1-page memory when yield points are on', async () => {
@@ -219,13 +223,13 @@ describe('bounds modes and features', () => {
   it('guard inserts nothing; none marks the bundle unchecked; software checks and imports bounds_trap', async () => {
     const g = await compileModule(src, opts({ bounds: 'guard', yieldPoints: false }));
     expect(g.boundsChecks).toBe(0);
-    expect(g.features).toEqual(['imported-memory']);
+    expect(g.features).toEqual(['imported-memory', 'instance-reset']);
     const n = await compileModule(src, opts({ bounds: 'none', yieldPoints: false }));
     expect(n.boundsChecks).toBe(0);
-    expect(n.features).toEqual(['imported-memory', 'unchecked-memory']);
+    expect(n.features).toEqual(['imported-memory', 'unchecked-memory', 'instance-reset']);
     const s = await compileModule(src, opts({ bounds: 'software', yieldPoints: true }));
     expect(s.boundsChecks).toBe(1);
-    expect(s.features).toEqual(['imported-memory', 'yield-points', 'software-bounds']);
+    expect(s.features).toEqual(['imported-memory', 'yield-points', 'software-bounds', 'instance-reset']);
     expect(s.imports).toContain('sledge.bounds_trap');
     expect(s.binaryenVersion).toMatch(/^\d+/);
   });
@@ -457,6 +461,57 @@ describe('static write range', () => {
       (loop $l (i32.store (i32.const 16) (local.get 0)) (br_if $l (local.tee 0 (i32.sub (local.get 0) (i32.const 1)))))))`), opts());
     expect(r.yieldPointCount).toBeGreaterThan(0);
     expect(r.writeRange).toEqual({ low: 16, high: 20 });
+  });
+});
+
+describe('instance reset', () => {
+  const STATE = `(memory 1)
+    (global $a (mut i32) (i32.const 7)) (global $b (mut i64) (i64.const -3)) (global $c (mut f64) (f64.const 1.5)) (global $k i32 (i32.const 9))
+    (data (i32.const 100) "abc") (data (i32.const 60000) "xyz")
+    (func (export "get") (result i32) (i32.add (global.get $a) (global.get $k)))
+    (func (export "get64") (result i64) (global.get $b))
+    (func (export "getf") (result f64) (global.get $c))
+    (func (export "_start")
+      (global.set $a (i32.const 1)) (global.set $b (i64.const 2)) (global.set $c (f64.const 3))
+      (i32.store8 (i32.const 100) (i32.const 0)) (i32.store8 (i32.const 60002) (i32.const 0)))`;
+  const bytesAt = (m: WebAssembly.Memory, at: number, n: number) => Buffer.from(new Uint8Array(m.buffer, at, n)).toString('latin1');
+
+  it('exports sledge_init, which puts back every mutable global and data segment; segments are passive', async () => {
+    const r = await compileModule(wat(`(module ${STATE})`), opts());
+    expect(r.features).toContain('instance-reset');
+    expect(r.exports).toContain(INIT_EXPORT);
+    const memory = new WebAssembly.Memory({ initial: r.memory.initialPages, maximum: r.memory.maximumPages });
+    const e = new WebAssembly.Instance(new WebAssembly.Module(r.wasm as Uint8Array<ArrayBuffer>), { sledge: { memory } }).exports as Record<string, () => unknown>;
+    // Passive: instantiation copied nothing.
+    expect(bytesAt(memory, 100, 3)).toBe('\0\0\0');
+    for (let run = 0; run < 2; run++) {
+      e[INIT_EXPORT]!();
+      expect([e.get!(), e.get64!(), e.getf!()]).toEqual([16, -3n, 1.5]);
+      expect(bytesAt(memory, 100, 3) + bytesAt(memory, 60000, 3)).toBe('abcxyz');
+      e._start!();
+      expect([e.get!(), e.get64!(), e.getf!()]).toEqual([10, 2n, 3]);
+      expect(bytesAt(memory, 100, 3) + bytesAt(memory, 60000, 3)).toBe('\0bcxy\0');
+    }
+  });
+
+  it('leaves alone a module whose state it cannot restore: tables changed, segments dropped, a start function, data past the initial memory', async () => {
+    const cases: Record<string, string> = {
+      'table.set': `(table 1 funcref) (func $f) (elem declare func $f) (func (export "_start") (table.set (i32.const 0) (ref.func $f)))`,
+      'table.grow': `(table 1 funcref) (func (export "_start") (drop (table.grow (ref.null func) (i32.const 1))))`,
+      'data.drop': `(data $p "q") (func (export "_start") (memory.init $p (i32.const 0) (i32.const 0) (i32.const 1)) (data.drop $p))`,
+      'start': `(func $s (i32.store (i32.const 0) (i32.const 1))) (start $s) (func (export "_start"))`,
+      'past initial memory': `(data (i32.const 70000) "z") (func (export "_start"))`,
+    };
+    for (const [what, body] of Object.entries(cases)) {
+      const r = await compileModule(wat(`(module (memory 1 2) (data (i32.const 8) "kept") ${body})`), opts());
+      expect(r.features, what).not.toContain('instance-reset');
+      expect(r.exports, what).not.toContain(INIT_EXPORT);
+      if (what === 'past initial memory') continue; // cannot be instantiated on its initial memory
+      // Active segments stay active: instantiation copies them.
+      const memory = new WebAssembly.Memory({ initial: r.memory.initialPages, maximum: r.memory.maximumPages });
+      new WebAssembly.Instance(new WebAssembly.Module(r.wasm as Uint8Array<ArrayBuffer>), { sledge: { memory } });
+      expect(bytesAt(memory, 8, 4), what).toBe('kept');
+    }
   });
 });
 

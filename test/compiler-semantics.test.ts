@@ -20,6 +20,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compileModule, type CompileOptions } from '../compiler/compile.ts';
+import { INIT_EXPORT } from '../contract/host-abi.ts';
 
 const FIXTURES = new URL('../fixtures/wat/', import.meta.url).pathname;
 const wabt = await (await import('wabt')).default();
@@ -128,6 +129,7 @@ function bundleRunner(wasm: Uint8Array, limits: { initialPages: number; maximumP
       },
     },
   });
+  (inst.exports[INIT_EXPORT] as (() => void) | undefined)?.(); // data segments are passive in a resettable bundle
   return { ...run(inst, () => memory), yields: () => yields };
 }
 

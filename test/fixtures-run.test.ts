@@ -81,6 +81,8 @@ const FIXTURE_CASES: Record<string, Case[]> = {
     { args: ['2'], stdout: '21\n', code: 0 },
     { trap: 'divide-by-zero' },
     { args: ['overflow'], trap: 'integer-overflow' },
+    // The same pool after two traps: a fresh instance takes over from the trapped one.
+    { args: ['3'], stdout: '14\n', code: 0 },
   ],
   unreachable: [{ stdout: 'before trap\n', trap: 'unreachable' }],
   recursion: [
@@ -128,6 +130,8 @@ function suite(cc: CC): void {
           const m = await manifestOf(path);
           expect(m.bounds).toBe(mode);
           expect(m.unsafe).toBe(mode === 'none');
+          // Every C fixture qualifies for instance reuse (passes/instance-reset.ts).
+          expect(m.features).toContain('instance-reset');
           for (const c of cases) if (!(mode === 'none' && c.unchecked)) await check(path, mode, c);
         }, SLOW);
       }
@@ -178,6 +182,22 @@ describe('compute kernels at their small size', () => {
           expect(r.stdout).toBe(exp.smallOutput);
           expect(r.exitCode).toBe(0);
         }, SLOW);
+      }
+    });
+  }
+});
+
+describe('instance reset: one instance serves run after run', () => {
+  for (const mode of MODES) {
+    it(`commands/state.wat, bounds ${mode}: each run sees its globals and data as instantiated`, async () => {
+      const path = await buildFixture('commands/state.wat', { bounds: mode });
+      const m = await manifestOf(path);
+      expect(m.features).toContain('instance-reset');
+      expect(m.exports).toContain('sledge_init');
+      // The same pool and slot each time (runs are sequential): the instance is reused.
+      for (let i = 0; i < 4; i++) {
+        const r = await runBundle(path, [], '', { allowUnsafe: mode === 'none' });
+        expect(r.stdout, `run ${i + 1}`).toBe('runs=1 data=fresh\n');
       }
     });
   }

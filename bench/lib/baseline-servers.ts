@@ -8,6 +8,7 @@
 // Prints `listening <port>` on stdout once it listens (port 0: any free port).
 
 import { createServer } from 'node:http';
+import { INIT_EXPORT } from '../../contract/host-abi.ts';
 import { loadBundle } from '../../loader/bundle.ts';
 
 const [mode, bundlePath] = process.argv.slice(2);
@@ -54,7 +55,9 @@ function naiveHandler(module: WebAssembly.Module, initial: number, maximum: numb
     }
     let status = 200;
     try {
-      (new WebAssembly.Instance(module, imports as WebAssembly.Imports).exports._start as Function)();
+      const e = new WebAssembly.Instance(module, imports as WebAssembly.Imports).exports;
+      (e[INIT_EXPORT] as (() => void) | undefined)?.(); // a resettable bundle's data is passive
+      (e._start as Function)();
     } catch (e) {
       status = e instanceof Exit && e.code === 0 ? 200 : 500;
     }
