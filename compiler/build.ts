@@ -43,6 +43,7 @@ export async function build(sourcePath: string, opts: BuildOptions): Promise<{ b
     optLevel: opts.optLevel,
     simd: opts.simd,
     where,
+    entry: ENTRY,
     ...(opts.maxMemoryPages ? { maxMemoryPages: opts.maxMemoryPages } : {}),
   });
   if (!mod.exports.includes(ENTRY)) {
@@ -71,6 +72,7 @@ export async function build(sourcePath: string, opts: BuildOptions): Promise<{ b
       ...(front.stackSize ? { stackSize: front.stackSize } : {}),
     },
     ...(mod.writeRange ? { writes: mod.writeRange } : {}),
+    ...(mod.runBound !== undefined ? { runBound: mod.runBound } : {}),
   };
   return writeBundle(mod.wasm, manifest, opts.signingKey);
 }

@@ -3,7 +3,7 @@
 //   validate (V8, then interface checks) → ABI check → memory import (bytes)
 //   → read into Binaryen + validate → optimize (-O level) → stack watermark → software bounds
 //   checks → static write range → yield points → cleanup of the inserted code → instance reset
-//   → emit (active data segments made passive) → V8 validates the result
+//   → run bound → emit (active data segments made passive) → V8 validates the result
 //
 // The optimizer runs before the checks are inserted: it works on the user's code at full
 // strength, and cannot be tempted to inline or reshape the checks; the checks themselves are
@@ -19,6 +19,7 @@ import { addInstanceReset } from './passes/instance-reset.ts';
 import { DEFAULT_MAX_PAGES, importMemory, MAX_PAGES_CAP } from './passes/memory-import.ts';
 import { cleanupInstrumentation, optimizeModule } from './passes/optimize.ts';
 import { insertStackWatermark } from './passes/stack-watermark.ts';
+import { runBound } from './passes/run-bound.ts';
 import { readModule, validateInput } from './passes/validate.ts';
 import { staticWriteRange, type WriteRange } from './passes/write-range.ts';
 import { insertYieldPoints, type YieldStyle } from './passes/yield-points.ts';
@@ -34,6 +35,8 @@ export interface CompileOptions {
   maxMemoryPages?: number;
   /** File name for error messages. */
   where: string;
+  /** The export a run calls (default `_start`): its run bound is measured. */
+  entry?: string;
   /** Benchmark knob: how a software check learns the memory size (default 'local'). */
   boundsCheckStyle?: CheckStyle;
   /** Benchmark knob: the yield point shape at loops (default 'countdown'). */
@@ -53,6 +56,8 @@ export interface CompiledModule {
   boundsChecks: number;
   /** Where every write of a run falls, when all are at constant addresses (passes/write-range.ts). */
   writeRange?: WriteRange;
+  /** Expressions one run of the entry can evaluate at most, when the code has a bound (passes/run-bound.ts). */
+  runBound?: number;
 }
 
 export async function compileModule(input: Uint8Array, opts: CompileOptions): Promise<CompiledModule> {
@@ -75,6 +80,7 @@ export async function compileModule(input: Uint8Array, opts: CompileOptions): Pr
   let yieldPointCount = 0;
   let writeRange: WriteRange | undefined;
   let resettable = false;
+  let bound: number | undefined;
   let binaryenProblems: string[] = [];
   try {
     // The probe exports also keep the optimizer from dropping sledge.preempt before it is used.
@@ -97,6 +103,7 @@ export async function compileModule(input: Uint8Array, opts: CompileOptions): Pr
     // the loader sees a module that cannot suspend and calls it directly (no JSPI wrapper, ~1 µs).
     else if (preempt !== undefined) runPasses(m, ['remove-unused-module-elements']);
     resettable = addInstanceReset(m, { memory, initialPages: mem.initialPages });
+    bound = runBound(m, opts.entry ?? '_start');
     wasm = emitBinary(m);
     if (resettable) wasm = makeDataPassive(wasm, where);
     if (!WebAssembly.validate(wasm as Uint8Array<ArrayBuffer>)) binaryenProblems = validate(m);
@@ -137,6 +144,7 @@ export async function compileModule(input: Uint8Array, opts: CompileOptions): Pr
     binaryenVersion,
     boundsChecks,
     ...(writeRange ? { writeRange } : {}),
+    ...(bound !== undefined ? { runBound: bound } : {}),
   };
 }
 

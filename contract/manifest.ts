@@ -39,6 +39,12 @@ export interface Manifest {
    * reset zeroes only that. Absent: unknown; a loader that ignores it just zeroes more.
    */
   writes?: { low: number; high: number };
+  /**
+   * At most this many expressions are evaluated by one run of the entry: the code has no loop, no
+   * recursion, no indirect call and no memory.grow. Absent: no bound. A loader may run a function
+   * with a small bound on its listener thread.
+   */
+  runBound?: number;
 }
 
 const REQUIRED: (keyof Manifest)[] = [

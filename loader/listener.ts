@@ -1,5 +1,6 @@
 // The HTTP listener for one tenant: node:http on the main thread. Reads the whole request
-// (bounded), routes it, hands it to the dispatcher and writes the function's output back.
+// (bounded), routes it, hands it to the dispatcher (which runs it at once when its function has a
+// small run bound, else on a worker) and writes the function's output back.
 // Status codes follow DESIGN §4; every error answer says why in a body and an x-sledge-error
 // header, and never disturbs other requests.
 
@@ -98,9 +99,16 @@ async function handle(tenant: TenantSpec, deps: ListenerDeps, req: IncomingMessa
     route.observe(429);
     return reply(res, 429, 'admission', `route ${route.spec.route} is at capacity (admission control); retry later`, { 'retry-after': '1' });
   }
+  const task = { argv: inv.argv, env: inv.env, stdin: body };
+  // A function with a small run bound runs here and now (runtime/inline-runner.ts): no promise.
+  const done = deps.dispatcher.runInline(route.moduleId, task);
+  if (done) {
+    ticket.release(done.times.runningUs);
+    return answer(deps, route, res, done);
+  }
   let result: TaskResult;
   try {
-    result = await deps.dispatcher.submit(route.moduleId, { argv: inv.argv, env: inv.env, stdin: body }, route.spec.relativeDeadlineUs, route.spec.timeoutUs);
+    result = await deps.dispatcher.submit(route.moduleId, task, route.spec.relativeDeadlineUs, route.spec.timeoutUs);
     ticket.release(result.times.runningUs);
   } catch (e) {
     ticket.release();
@@ -118,6 +126,11 @@ async function handle(tenant: TenantSpec, deps: ListenerDeps, req: IncomingMessa
     }
     throw e;
   }
+  answer(deps, route, res, result);
+}
+
+/** Writes a finished sandbox's answer: its output, or the trap or exit status that ended it. */
+function answer(deps: ListenerDeps, route: RouteRuntime, res: ServerResponse, result: TaskResult): void {
   if (result.stderr.length && route.spec.stderr === 'log') {
     for (const line of new TextDecoder().decode(result.stderr).split('\n')) if (line) deps.log(`[req ${result.id} ${route.spec.route}] ${line}`);
   }

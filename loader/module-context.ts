@@ -42,6 +42,7 @@ export function prepareModule(bundle: ParsedBundle, path: string, name: string, 
     if (!m.exports.includes(INIT_EXPORT)) refused(path, `its manifest promises instance reset but it exports no ${INIT_EXPORT}`);
     sandbox.initExport = INIT_EXPORT;
   }
+  if (m.runBound !== undefined && Number.isSafeInteger(m.runBound) && m.runBound >= 0 && !m.unsafe) sandbox.runBound = m.runBound;
   // With neither a stack mark nor a write range, the pool zeroes the whole memory.
   if (fullReset) return { path, bundle, sandbox };
   if (m.exports.includes(STACK_LOW_EXPORT)) sandbox.stackLowExport = STACK_LOW_EXPORT;

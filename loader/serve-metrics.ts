@@ -21,6 +21,7 @@ export class ServeMetrics {
     r.gaugeFn('sledge_global_queue_depth', 'Requests waiting in the global queue.', () => dispatcher.queued);
     r.gaugeFn('sledge_inflight_requests', 'Requests handed to workers and not yet answered.', () => dispatcher.inflight);
     r.counterFn('sledge_worker_restarts_total', 'Workers replaced after they died.', () => dispatcher.stats.workerRestarts);
+    r.counterFn('sledge_inline_runs_total', 'Requests run on the listener thread (functions with a small run bound).', () => dispatcher.stats.inlineRuns);
     r.gaugeFn('sledge_worker_busy', 'Whether each worker is running a sandbox right now.', ['worker'], () =>
       dispatcher.workerStates().map((w): Sample => [{ worker: w.index }, w.busy ? 1 : 0]));
     r.gaugeFn('sledge_worker_assigned', 'Requests each worker holds (running, queued locally, or suspended).', ['worker'], () =>

@@ -29,6 +29,8 @@ export interface ServeOptions {
   admission: boolean;
   queueCapacity: number;
   localCapacity: number;
+  /** Run functions with a small run bound on the listener thread (runtime/inline-runner.ts). */
+  inline: boolean;
   trustedKeys?: KeyObject[];
   allowUnsafe: boolean;
   /** host:port for /metrics, or undefined for none. */
@@ -51,7 +53,8 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
   const tenants = await loadSpec(opts.spec);
   const dispatcher = new Dispatcher([], {
     workers: opts.workers, policy: opts.policy, quantumUs: opts.quantumUs, preemption: opts.preemption,
-    queueCapacity: opts.queueCapacity, localCapacity: opts.localCapacity,
+    queueCapacity: opts.queueCapacity, localCapacity: opts.localCapacity, inline: opts.inline,
+    onInlineSlow: (name, ms) => opts.log(`${name}: runs on the listener thread are often slow (last ${ms.toFixed(2)} ms); its requests go to the workers from now on`),
   });
   // Workers boot (tens of ms each) while the bundles are checked and compiled.
   const workersReady = dispatcher.start();

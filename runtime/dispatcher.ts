@@ -5,11 +5,13 @@
 
 import { Worker } from 'node:worker_threads';
 import { ASSIGNED, ControlPage, DEADLINE, nowMs, REASON_EARLIER_DEADLINE, RUNNING_ID, TickerBell } from './control-page.ts';
+import { InlineRunner } from './inline-runner.ts';
 import { PendingTable } from './pending-table.ts';
 import { makeQueue, type Policy } from './policies/index.ts';
 import type { RunQueue } from './policies/run-queue.ts';
 import type { FromWorker, ModuleSpec, PoolStats, TaskResult, ToWorker, WorkerConfig } from './protocol.ts';
 import { decodeResults, encodeTasks, type QueuedTask } from './task-codec.ts';
+import { cStrings } from './wasi/c-strings.ts';
 import type { ToTicker } from './ticker.ts';
 
 export interface DispatcherOptions {
@@ -21,6 +23,10 @@ export interface DispatcherOptions {
   queueCapacity: number;
   /** Tasks a worker holds at once (running, queued locally or suspended). */
   localCapacity: number;
+  /** Run functions with a small run bound on this thread instead of a worker (runtime/inline-runner.ts). */
+  inline: boolean;
+  /** Told when an inline function ran too long and goes to the workers from now on. */
+  onInlineSlow?: (name: string, ms: number) => void;
 }
 
 export class QueueFullError extends Error {}
@@ -57,18 +63,24 @@ export class Dispatcher {
   private readonly slots: WorkerSlot[] = [];
   private ticker: Worker | undefined;
   private readonly bell = new TickerBell();
+  private readonly inline: InlineRunner | undefined;
   private seq = 0;
   private nextId = 1;
   private flushScheduled = false;
   private closing = false;
   /** Counters the loader exposes as metrics. */
-  readonly stats = { workerRestarts: 0 };
+  readonly stats = { workerRestarts: 0, inlineRuns: 0 };
 
   constructor(modules: ModuleSpec[], opts: DispatcherOptions) {
     this.modules = [...modules];
     this.opts = opts;
     this.queue = makeQueue<Pending>(opts.policy);
+    if (opts.inline) {
+      this.inline = new InlineRunner(opts.onInlineSlow);
+      for (const m of modules) this.inline.add(m.id, m);
+    }
   }
+
 
   get queued(): number {
     return this.queue.length;
@@ -101,7 +113,18 @@ export class Dispatcher {
   /** A module compiled after start: workers get it before any task that names it. */
   addModule(m: ModuleSpec): void {
     this.modules.push(m);
+    this.inline?.add(m.id, m);
     for (const s of this.slots) s.worker.postMessage({ type: 'module', module: m } satisfies ToWorker);
+  }
+
+  /**
+   * Runs a request at once on this thread when its module runs inline (a small run bound, see
+   * runtime/inline-runner.ts); undefined otherwise (then submit() it).
+   */
+  runInline(moduleId: number, req: Pick<QueuedTask, 'argv' | 'env' | 'stdin'>): TaskResult | undefined {
+    if (!this.inline?.has(moduleId) || this.closing) return undefined;
+    this.stats.inlineRuns++;
+    return this.inline.run(moduleId, { id: this.nextId++, argv: cStrings(req.argv), env: cStrings(req.env), stdin: req.stdin });
   }
 
   /** Queues a request; resolves with its result, rejects with QueueFullError or WorkerLostError. */

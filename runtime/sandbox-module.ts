@@ -31,6 +31,11 @@ export interface SandboxModule {
    * of a fresh one per request. Absent: a fresh instance per request.
    */
   initExport?: string;
+  /**
+   * At most this many expressions per run (no loop, no recursion: the bundle's run bound). A small
+   * one lets the dispatcher run the function on its own thread (runtime/inline-runner.ts).
+   */
+  runBound?: number;
 }
 
 export interface SandboxRequest {

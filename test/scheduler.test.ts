@@ -36,7 +36,7 @@ async function start(routes: Route[], opts: Partial<ServeOptions>): Promise<{ se
   await writeFile(spec, JSON.stringify([{ name: 't', port: 0, routes }]));
   const server = await serve({
     spec, workers: 1, policy: 'edf', quantumUs: 1000, preemption: true, admission: false,
-    queueCapacity: 1000, localCapacity: 64, allowUnsafe: false, graceMs: 1000, log: () => {}, ...opts,
+    queueCapacity: 1000, localCapacity: 64, inline: true, allowUnsafe: false, graceMs: 1000, log: () => {}, ...opts,
   });
   return { server, url: `http://127.0.0.1:${server.tenants[0]!.port}` };
 }

@@ -15,7 +15,8 @@ import { prepareModule, type PreparedModule } from '../loader/module-context.ts'
 import { serve } from '../loader/server.ts';
 import { FixtureDir, get, rawHttp, ROOT, route, spawnLoader, spawnServer, startInProcess, waitFor, type InProcess } from './helpers/serve.ts';
 
-const FIXTURES = ['empty', 'hello', 'echo', 'fibonacci', 'env', 'secret', 'oob', 'divzero', 'unreachable', 'recursion', 'exitcode', 'mallocbomb', 'loop', 'wild'];
+const FIXTURES = ['empty', 'hello', 'echo', 'fibonacci', 'env', 'secret', 'oob', 'divzero', 'unreachable', 'recursion', 'exitcode', 'mallocbomb', 'loop', 'wild',
+  'commands/state.wat', 'commands/trap.wat'];
 
 let fx: FixtureDir;
 let b: Record<string, string>;
@@ -367,7 +368,7 @@ describe('start-up errors (sledge-loader serve)', () => {
     expect(p.stderr()).not.toContain('listening');
     // In-process: serve() rejects, and the good tenant's port was never opened.
     const err = await serve({
-      spec, workers: 1, policy: 'edf', quantumUs: 1000, preemption: true, admission: true, queueCapacity: 16, localCapacity: 4,
+      spec, workers: 1, policy: 'edf', quantumUs: 1000, preemption: true, admission: true, queueCapacity: 16, localCapacity: 4, inline: true,
       allowUnsafe: false, graceMs: 0, log: () => {},
     }).then(() => undefined, (e: unknown) => e);
     expect(isSledgeError(err) && err.code).toBe('BUNDLE_TAMPERED');
@@ -541,4 +542,38 @@ describe('memory-reset', () => {
       await s.stop();
     }
   });
+});
+
+describe('functions with a small run bound run on the listener thread', () => {
+  const routes = () => [
+    route('/empty', b.empty!), route('/state', b['commands/state.wat']!), route('/trap', b['commands/trap.wat']!), route('/hello', b.hello!),
+  ];
+  const inlineRuns = async (admin: number) => Number(/^sledge_inline_runs_total (\S+)$/m.exec((await get(admin, '/metrics')).text)?.[1]);
+
+  for (const inline of [true, false]) {
+    it(inline ? 'inline: same answers, isolation and traps as on a worker' : '--no-inline: every request goes to a worker', async () => {
+      const spec = await fx.spec(`inline-${inline}.json`, [{ name: 'i', port: 0, routes: routes() }]);
+      const s = await startInProcess(spec, { workers: 1, inline, admin: { host: '127.0.0.1', port: 0 } });
+      try {
+        const admin = s.server.admin!.port;
+        for (let i = 0; i < 5; i++) {
+          // A run counter in a global and a data segment the run overwrites: each request sees them fresh.
+          const st = await get(s.port, '/state');
+          expect([st.status, st.text]).toEqual([200, 'runs=1 data=fresh\n']);
+          const t = await get(s.port, '/trap?x');
+          expect(t.status).toBe(500);
+          expect(t.headers['x-sledge-error']).toMatch(/^unreachable/);
+          expect((await get(s.port, '/trap')).text).toBe('ok\n');
+          expect((await get(s.port, '/empty')).status).toBe(200);
+        }
+        // printf has loops: no run bound, so hello always goes to a worker.
+        expect((await get(s.port, '/hello')).text).toBe('Hello, World!\n');
+        const concurrent = await Promise.all(Array.from({ length: 50 }, (_, i) => get(s.port, i % 2 ? '/state' : '/trap')));
+        concurrent.forEach((r, i) => expect(r.text).toBe(i % 2 ? 'runs=1 data=fresh\n' : 'ok\n'));
+        expect(await inlineRuns(admin)).toBe(inline ? 5 * 4 + 50 : 0);
+      } finally {
+        await s.stop();
+      }
+    });
+  }
 });

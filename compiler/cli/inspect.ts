@@ -25,6 +25,7 @@ export function formatManifest(m: Manifest, size: number, signed: boolean): stri
     ['bounds', m.bounds + (m.unsafe ? ' (UNSAFE: memory accesses unchecked)' : '')],
     ['yield points', m.yieldPoints.enabled ? String(m.yieldPoints.count) : 'none'],
     ...(m.writes ? [['writes', `only [${m.writes.low}, ${m.writes.high}) (constant addresses): a reset zeroes just that`] as [string, string]] : []),
+    ...(m.runBound !== undefined ? [['run bound', `at most ${m.runBound} expressions per run (no loop, no recursion)`] as [string, string]] : []),
     ['memory', `${m.memory.initialPages} pages initial, ${m.memory.maximumPages} maximum, imported as ${m.memory.import.module}.${m.memory.import.name}`],
     ['entry', m.entry],
     ['exports', m.exports.join(', ')],

@@ -7,7 +7,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build, DEFAULT_BUILD } from '../../compiler/build.ts';
 import { serve, type RunningServer, type ServeOptions } from '../../loader/server.ts';
@@ -15,7 +15,10 @@ import { serve, type RunningServer, type ServeOptions } from '../../loader/serve
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 export const LOADER_CLI = join(ROOT, 'bin/sledge-loader.js');
 
-/** A temp directory with bundles built from fixtures/c/<name>.c, as <dir>/<name>.sledge. */
+/**
+ * A temp directory with bundles built from fixtures/c/<name>.c (or fixtures/<name> for a name
+ * with an extension, e.g. commands/state.wat), as <dir>/<base name>.sledge.
+ */
 export class FixtureDir {
   readonly dir: string;
   private readonly built = new Map<string, Promise<string>>();
@@ -34,8 +37,9 @@ export class FixtureDir {
     if (!p) {
       const prev = [...this.built.values()].at(-1) ?? Promise.resolve('');
       p = prev.catch(() => '').then(async () => {
-        const { bytes } = await build(join(ROOT, 'fixtures/c', `${name}.c`), DEFAULT_BUILD);
-        const out = join(this.dir, `${name}.sledge`);
+        const source = extname(name) ? join(ROOT, 'fixtures', name) : join(ROOT, 'fixtures/c', `${name}.c`);
+        const { bytes } = await build(source, DEFAULT_BUILD);
+        const out = join(this.dir, `${basename(name, extname(name))}.sledge`);
         await writeFile(out, bytes);
         return out;
       });
@@ -86,6 +90,7 @@ export async function startInProcess(spec: string, over: Partial<ServeOptions> =
     admission: true,
     queueCapacity: 4096,
     localCapacity: 64,
+    inline: true,
     allowUnsafe: false,
     graceMs: 5000,
     log: (line) => log.push(line),
