@@ -3,14 +3,19 @@
 //
 //   node:http hello world                 — the ceiling (DESIGN §3: 58–65 k req/s)
 //   naive: fresh Memory + instance/request — node:http creating what the loader pools (~23 k req/s)
-//   sledge-loader serve: /empty, /fib?20   — the spawned CLI, default --workers
+//   sledge-loader serve: /empty            — the spawned CLI, default --workers; `empty` has a run
+//                                            bound, so it runs on the listener thread
+//   sledge-loader serve --no-inline: /empty — the same on a worker (the hand-off every other
+//                                            function pays)
+//   sledge-loader serve: /hello, /fib?20   — printf's loops: on a worker; /hello answers the same
+//                                            bytes as the hello world server
 //
 // Targets (DESIGN §5): empty ≥ 0.8× hello world and ≥ 2× naive.
 //
-//   node bench/http.ts [--connections 50] [--threads 2] [--duration 5] [--rounds 2]
+//   node bench/http.ts [--connections 50] [--threads 2] [--duration 5] [--rounds 3]
 //
 // Needs wrk (apt-get install -y wrk). Rounds run the servers in alternating order; each number is
-// the mean over rounds, after a 1 s warm-up per server and round.
+// the median over rounds, after a 1 s warm-up per server and round.
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
@@ -25,7 +30,7 @@ const { values } = parseArgs({
     connections: { type: 'string', default: '50' },
     threads: { type: 'string', default: '2' },
     duration: { type: 'string', default: '5' },
-    rounds: { type: 'string', default: '2' },
+    rounds: { type: 'string', default: '3' },
   },
 });
 const connections = Math.min(1000, Number(values.connections));
@@ -44,8 +49,10 @@ const FLAGS = ['--no-liftoff', '--no-wasm-lazy-compilation'];
 const dir = await tempDir('http');
 const empty = await buildFixture(dir, 'empty');
 await buildFixture(dir, 'fibonacci');
+await buildFixture(dir, 'hello');
 const spec = await writeSpec(dir, [
   { route: '/empty', path: 'empty.sledge', 'relative-deadline-us': 10_000, 'expected-execution-us': 50 },
+  { route: '/hello', path: 'hello.sledge', 'relative-deadline-us': 10_000, 'expected-execution-us': 50 },
   { route: '/fib', path: 'fibonacci.sledge', 'relative-deadline-us': 50_000, 'expected-execution-us': 500 },
 ]);
 
@@ -111,8 +118,10 @@ interface Target { name: string; start: () => Promise<Server | LoaderProcess>; p
 const targets: Target[] = [
   { name: 'node:http hello world', start: () => startBaseline(['hello']), path: '/', results: [] },
   { name: 'naive: fresh Memory + instance per request (empty)', start: () => startBaseline(['naive', empty], FLAGS), path: '/empty', results: [] },
-  { name: '**sledge-loader serve: empty**', start: () => startLoader(spec), path: '/empty', results: [] },
-  { name: 'sledge-loader serve: fibonacci?20', start: () => startLoader(spec), path: '/fib?20', results: [] },
+  { name: '**sledge-loader serve: empty** (on the listener thread)', start: () => startLoader(spec), path: '/empty', results: [] },
+  { name: 'sledge-loader serve --no-inline: empty (on a worker)', start: () => startLoader(spec, ['--no-inline']), path: '/empty', results: [] },
+  { name: 'sledge-loader serve: hello (printf, on a worker)', start: () => startLoader(spec), path: '/hello', results: [] },
+  { name: 'sledge-loader serve: fibonacci?20 (on a worker)', start: () => startLoader(spec), path: '/fib?20', results: [] },
 ];
 
 const loadAtStart = loadavg()[0]!.toFixed(2);
@@ -138,17 +147,20 @@ for (let round = 0; round < rounds; round++) {
   }
 }
 
-const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
 const agg = (t: Target) => ({
-  rps: mean(t.results.map((r) => r.rps)),
-  p50: mean(t.results.map((r) => r.p50)),
-  p99: mean(t.results.map((r) => r.p99)),
+  rps: median(t.results.map((r) => r.rps)),
+  p50: median(t.results.map((r) => r.p50)),
+  p99: median(t.results.map((r) => r.p99)),
   bad: t.results.reduce((n, r) => n + r.bad + r.errors, 0),
   requests: t.results.reduce((n, r) => n + r.requests, 0),
-  cpuUs: mean(t.results.map((r) => r.cpuUs ?? NaN)),
-  mainUs: mean(t.results.map((r) => r.mainUs ?? NaN)),
+  cpuUs: median(t.results.map((r) => r.cpuUs ?? NaN)),
+  mainUs: median(t.results.map((r) => r.mainUs ?? NaN)),
 });
-const [hello, naive, sEmpty] = targets.map(agg);
+const [hello, naive, sEmpty, sWorker, sHello] = targets.map(agg);
 const rows = targets.map((t) => {
   const a = agg(t);
   return [t.name, a.rps.toFixed(0), a.p50.toFixed(2), a.p99.toFixed(2), `${a.bad}/${a.requests}`, `${(a.rps / hello!.rps).toFixed(2)}×`, `${(a.rps / naive!.rps).toFixed(2)}×`,
@@ -156,13 +168,14 @@ const rows = targets.map((t) => {
 });
 const pass = (ok: boolean) => (ok ? 'met' : '**missed**');
 const out = [
-  `http: wrk -c ${connections} -t ${threads} -d ${duration}s, ${rounds} round(s) (mean), 127.0.0.1, Node ${process.version}, ` +
+  `http: wrk -c ${connections} -t ${threads} -d ${duration}s, ${rounds} round(s) (median), 127.0.0.1, Node ${process.version}, ` +
     `sledge-loader default workers, ${availableParallelism()} cores, load average ${loadAtStart} at start`,
   '',
   table(['server', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx+errors', 'req/s × hello', 'req/s × naive', 'server CPU µs/req', 'main thread CPU µs/req'], rows).trimEnd(),
   '',
   `- target empty ≥ 0.8× hello world: ${(sEmpty!.rps / hello!.rps).toFixed(2)}× — ${pass(sEmpty!.rps >= 0.8 * hello!.rps)}`,
   `- target empty ≥ 2× naive: ${(sEmpty!.rps / naive!.rps).toFixed(2)}× — ${pass(sEmpty!.rps >= 2 * naive!.rps)}`,
+  `- (no target) empty on a worker: ${(sWorker!.rps / hello!.rps).toFixed(2)}× hello world; hello (printf) on a worker: ${(sHello!.rps / hello!.rps).toFixed(2)}× hello world`,
   '',
 ].join('\n');
 await report('http', out);
