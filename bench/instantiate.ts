@@ -30,13 +30,13 @@ import { tempDir } from './lib/loader-process.ts';
 import { percentile, report, table } from './lib/stats.ts';
 
 const FLAGS = ['--no-liftoff', '--no-wasm-lazy-compilation'];
-const { values } = parseArgs({ options: { iterations: { type: 'string', default: '20000' }, bundle: { type: 'string' } } });
+const { values } = parseArgs({ options: { iterations: { type: 'string', default: '20000' }, bundle: { type: 'string' }, hello: { type: 'string' } } });
 const iterations = Number(values.iterations);
 
-let bundle = values.bundle;
-if (!bundle) [bundle] = buildInChild(await tempDir('instantiate'), ['empty']);
+let { bundle, hello } = values;
+if (!bundle || !hello) [bundle, hello] = buildInChild(await tempDir('instantiate'), ['empty', 'hello']);
 if (!FLAGS.every((f) => process.execArgv.includes(f))) {
-  const r = spawnSync(process.execPath, [...FLAGS, fileURLToPath(import.meta.url), '--bundle', bundle!, '--iterations', String(iterations)], { stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [...FLAGS, fileURLToPath(import.meta.url), '--bundle', bundle!, '--hello', hello!, '--iterations', String(iterations)], { stdio: 'inherit' });
   process.exit(r.status ?? 1);
 }
 
@@ -54,6 +54,8 @@ const pool = new MemoryPool(mod, hooks);
 // pointers), zeroing from the stack mark up.
 const { writeRange: _, ...withoutRange } = mod;
 const markPool = new MemoryPool(withoutRange, hooks);
+// A typical C function: printf has loops, so yield points and a JSPI promising run.
+const helloPool = new MemoryPool((await createModuleContext(await loadBundle(hello!), hello!, 'hello')).sandbox, hooks);
 // The bare baseline and the diagnostic rows get their own pooled memories (and import objects).
 const bareSlot = new MemoryPool(mod, hooks).acquire();
 const syncSlot = new MemoryPool(mod, hooks).acquire();
@@ -97,6 +99,7 @@ const variants: Variant[] = [
   // As the worker's scheduler calls it: awaited only when the module can suspend.
   { name: `**sandbox: runSandbox (acquire, ${mod.initExport ? 'pooled instance + init' : 'fresh instance'}, ${mod.suspendable ? 'promising' : 'plain'} run, reset)**`, run: () => runSandbox(pool, req), async: mod.suspendable, times: [] },
   { name: 'sandbox, write range ignored (reset from the stack mark, as for a function writing through pointers)', run: () => runSandbox(markPool, req), async: mod.suspendable, times: [] },
+  { name: '`hello` sandbox (printf: yield points, so a promising run; reset from the stack mark)', run: () => runSandbox(helloPool, req), async: helloPool.mod.suspendable, times: [] },
   { name: 'fresh instance + init + `_start` (plain call) + reset from the stack top', run: () => {
     freshRun(syncSlot.imports);
     syncFill.fill(0);
