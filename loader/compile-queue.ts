@@ -1,6 +1,6 @@
 // Background compilation for `serve`: the listener opens once every bundle is checked and the
-// workers are up, and the module contexts compile one at a time, in spec order (the first while
-// the workers boot, the rest after) — except that a module a request is waiting for goes next.
+// workers are up, and the module contexts compile one at a time, in spec order — except that a
+// module a request is waiting for goes next.
 // So the first request is answered once *its* bundle is compiled, not every bundle (start-up:
 // DESIGN §5; each request still runs optimized code).
 
@@ -36,16 +36,7 @@ export class CompileQueue {
     });
   }
 
-  /**
-   * Compiles the first module in order now, and nothing after it until start(): while worker
-   * threads boot, one compile is free (the first route is the likeliest first request) but ten
-   * would slow the boot down.
-   */
-  warm(): void {
-    this.pump();
-  }
-
-  /** Compiles the rest; resolves when every module is settled (ready or failed). */
+  /** Compiles every module, in order; resolves when every one is settled (ready or failed). */
   start(): Promise<void> {
     this.started = true;
     this.pump();

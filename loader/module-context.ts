@@ -12,6 +12,22 @@ import { INIT_EXPORT, SLEDGE_MODULE, STACK_LOW_EXPORT } from '../contract/host-a
 import type { Manifest } from '../contract/manifest.ts';
 import type { SandboxModule } from '../runtime/sandbox-module.ts';
 
+/** Optimized code from the first call (DESIGN §3 "Tiering"): no baseline tier, compile eagerly. */
+export const TIERING_FLAGS = ['--no-liftoff', '--no-wasm-lazy-compilation'] as const;
+let tiering = false;
+
+/**
+ * Sets TIERING_FLAGS, once, before the process compiles its first module (V8 reads them when it
+ * compiles; flipping them once wasm exists is unsafe: DESIGN §3). `serve` calls this after its
+ * workers have booted: set earlier, the flags make each worker's boot ~20 ms slower (Node's code
+ * cache no longer matches the flags), and nothing compiles wasm before this anyway.
+ */
+export function useTieringFlags(): void {
+  if (tiering) return;
+  tiering = true;
+  for (const f of TIERING_FLAGS) setFlagsFromString(f);
+}
+
 export interface ModuleContext {
   path: string;
   manifest: Manifest;

@@ -15,7 +15,7 @@ import { AdmissionControl } from './admission.ts';
 import { loadBundle } from './bundle.ts';
 import { createListener, type RouteRuntime } from './listener.ts';
 import { CompileQueue } from './compile-queue.ts';
-import { prepareModule, type PreparedModule } from './module-context.ts';
+import { prepareModule, useTieringFlags, type PreparedModule } from './module-context.ts';
 import { PerfLog } from './perf-log.ts';
 import { ServeMetrics } from './serve-metrics.ts';
 import { loadSpec, type RouteSpec, type TenantSpec } from './spec.ts';
@@ -36,6 +36,8 @@ export interface ServeOptions {
   /** host:port for /metrics, or undefined for none. */
   admin?: { host: string; port: number };
   graceMs: number;
+  /** Set the tiering flags (module-context.ts) once the workers are up; the CLI does, tests need not. */
+  tieringFlags?: boolean;
   /** SLEDGE_SANDBOX_PERF_LOG: a CSV file with one row per request. */
   perfLog?: string;
   log(line: string): void;
@@ -84,10 +86,11 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     ready: (id, ctx) => dispatcher.addModule({ id, ...ctx.sandbox }),
     failed: (_id, e) => opts.log(isSledgeError(e) ? formatError('sledge-loader', e) : String(e)),
   });
-  compiler.warm();
   // Listening means a worker can take a request now: a request queued behind a booting worker
   // would spend its deadline waiting.
   await workersReady;
+  // Only now: no wasm was compiled before, and the workers booted without them (module-context.ts).
+  if (opts.tieringFlags) useTieringFlags();
   const compiled = compiler.start();
   const metrics = new ServeMetrics(dispatcher, prepared.map((m) => m.sandbox.name));
   const admission = new AdmissionControl(opts.workers, opts.admission);

@@ -7,7 +7,7 @@ import { MemoryPool } from '../../runtime/memory-pool.ts';
 import { runSandbox } from '../../runtime/sandbox.ts';
 import { cStrings } from '../../runtime/wasi/c-strings.ts';
 import { loadBundle, type BundlePolicy } from '../bundle.ts';
-import { createModuleContext } from '../module-context.ts';
+import { createModuleContext, useTieringFlags } from '../module-context.ts';
 
 export async function runVerb(args: string[]): Promise<number> {
   const { options, positionals, rest } = parseOptions('sledge-loader', args, {
@@ -20,6 +20,7 @@ export async function runVerb(args: string[]): Promise<number> {
   const policy: BundlePolicy = { allowUnsafe: options['unsafe-unchecked-memory'] === true };
   const keys = (options.key as string[] | undefined) ?? [];
   if (keys.length) policy.trustedKeys = await Promise.all(keys.map(loadPublicKey));
+  useTieringFlags();
   const ctx = await createModuleContext(await loadBundle(path, policy), path, basename(path));
   const stdin = process.stdin.isTTY ? new Uint8Array(0) : new Uint8Array(await readAll(process.stdin));
   const pool = new MemoryPool(ctx.sandbox, {

@@ -46,6 +46,7 @@ export async function serveOptions(args: string[], env: NodeJS.ProcessEnv = proc
     localCapacity: int('local-capacity', undefined, 64),
     allowUnsafe: o['unsafe-unchecked-memory'] === true,
     graceMs: int('grace-ms', undefined, 10_000, 0),
+    tieringFlags: true,
     log: (line) => process.stderr.write(`${new Date().toISOString()} ${line}\n`),
   };
   if (env.SLEDGE_SANDBOX_PERF_LOG) opts.perfLog = env.SLEDGE_SANDBOX_PERF_LOG;

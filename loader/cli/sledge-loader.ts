@@ -8,7 +8,7 @@ usage:
   sledge-loader run [--key key.pub] [--unsafe-unchecked-memory] <bundle> [args…]
         runs one sandbox: stdin → stdin, stdout → stdout, exit status = the function's
   sledge-loader serve <spec.json> [--workers N] [--scheduler fifo|edf] [--quantum-us N] [--no-preemption]
-        [--no-admission] [--queue-capacity N] [--local-capacity N] [--admin host:port|off] [--key key.pub]…
+        [--no-admission] [--no-inline] [--queue-capacity N] [--local-capacity N] [--admin host:port|off] [--key key.pub]…
         [--grace-ms N] [--unsafe-unchecked-memory]
         serves the spec's routes over HTTP (environment: SLEDGE_NWORKERS, SLEDGE_SCHEDULER,
         SLEDGE_QUANTUM_US, SLEDGE_DISABLE_PREEMPTION)
