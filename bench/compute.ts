@@ -26,7 +26,7 @@ import { availableParallelism, cpus, loadavg, tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-/** The flags bin/sledge-loader.js sets (optimized code from the first call). */
+/** The flags the loader sets before it compiles (loader/module-context.ts: TIERING_FLAGS). */
 const LOADER_FLAGS = ['--no-liftoff', '--no-wasm-lazy-compilation'];
 const QUICK = ['matmul', 'sha256', 'sort', 'mandelbrot'];
 const TENTH = 10;
