@@ -717,7 +717,7 @@ export function hasMutableI32Global(m: Module): boolean {
 /** The lowest byte offset of an active data segment, or undefined when there is none. */
 export function lowestDataOffset(m: Module): number | undefined {
   let low: number | undefined;
-  for (const s of dataSegments(m)) if (s.offset !== null) low = Math.min(low ?? Infinity, s.offset);
+  for (const s of dataSegments(m) ?? []) if (s.offset !== null) low = Math.min(low ?? Infinity, s.offset);
   return low;
 }
 
@@ -748,11 +748,21 @@ export interface DataSegmentView {
   size: number;
 }
 
-export function dataSegments(m: Module): DataSegmentView[] {
+/**
+ * The data segments, or undefined when an active one's offset is not a plain constant (an
+ * extended-const expression the optimizer did not fold, e.g. at -O0): Binaryen's C API can only
+ * read constant offsets, and aborts the call on any other.
+ */
+export function dataSegments(m: Module): DataSegmentView[] | undefined {
   const mm = m as unknown as { getNumDataSegments(): number; getDataSegmentByIndex(i: number): number; getDataSegmentInfo(ref: number): { name: string; offset: number | null; data: ArrayBuffer; passive: boolean } };
   const out: DataSegmentView[] = [];
   for (let i = 0; i < mm.getNumDataSegments(); i++) {
-    const info = mm.getDataSegmentInfo(mm.getDataSegmentByIndex(i));
+    let info;
+    try {
+      info = mm.getDataSegmentInfo(mm.getDataSegmentByIndex(i));
+    } catch {
+      return undefined;
+    }
     out.push({ name: info.name, offset: info.passive || info.offset === null ? null : info.offset >>> 0, size: info.data.byteLength });
   }
   return out;

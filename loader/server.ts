@@ -58,7 +58,7 @@ export async function serve(opts: ServeOptions): Promise<RunningServer> {
     queueCapacity: opts.queueCapacity, localCapacity: opts.localCapacity, inline: opts.inline,
     onInlineSlow: (name, ms) => opts.log(`${name}: runs on the listener thread are often slow (last ${ms.toFixed(2)} ms); its requests go to the workers from now on`),
   });
-  // Workers boot (tens of ms each) while the bundles are checked and compiled.
+  // Workers boot (tens of ms each) while the bundles are read and checked.
   const workersReady = dispatcher.start();
   // One module context per bundle file, shared by every route that names it. Every bundle is
   // read, verified and validated before anything listens; compiling comes after (compile-queue).

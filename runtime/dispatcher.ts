@@ -81,7 +81,6 @@ export class Dispatcher {
     }
   }
 
-
   get queued(): number {
     return this.queue.length;
   }

@@ -2,10 +2,10 @@
 // Such a function has no loop, no recursion and no memory.grow (compiler/passes/run-bound.ts):
 // a run is one straight-line pass over a few thousand expressions at most, plus host calls that
 // copy what they are given. Handing it to a worker costs more than running it: the batch encode,
-// a message each way and the worker's wake-up cost ~4 µs of listener CPU plus ~3 µs on the worker
-// for a run of ~0.5 µs (measured on `empty`), and on a machine whose cores are busy serving, that
-// hand-off is what limits requests per second. Deadlines are not at stake: such a run is shorter
-// than parsing the request it answers.
+// a message each way and the worker's wake-up cost ~3 µs of CPU per request (~1 on the listener,
+// the rest on the worker; bench/http.ts) for a run of ~0.1 µs (`empty`, bench/instantiate.ts),
+// and on a machine whose cores are busy serving, that CPU is what limits requests per second.
+// Deadlines are not at stake: such a run is shorter than parsing the request it answers.
 //
 // Safety net: a module whose inline runs are often slow (over SLOW_MS: host calls copying
 // megabytes) goes back to the workers for good. Not one slow run: the first runs create the

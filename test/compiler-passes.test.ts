@@ -513,6 +513,15 @@ describe('instance reset', () => {
       expect(bytesAt(memory, 8, 4), what).toBe('kept');
     }
   });
+
+  it('leaves alone a segment whose offset is not a plain constant (extended-const, not folded at -O0)', async () => {
+    const w = wabt.parseWat('x.wat', '(module (memory 1) (data (offset (i32.add (i32.const 8) (i32.const 8))) "hi") (func (export "_start")))', { extended_const: true } as Parameters<typeof wabt.parseWat>[2]);
+    const r = await compileModule(new Uint8Array(w.toBinary({}).buffer), opts({ optLevel: 0 }));
+    expect(r.features).not.toContain('instance-reset');
+    const memory = new WebAssembly.Memory({ initial: r.memory.initialPages, maximum: r.memory.maximumPages });
+    new WebAssembly.Instance(new WebAssembly.Module(r.wasm as Uint8Array<ArrayBuffer>), { sledge: { memory } });
+    expect(bytesAt(memory, 16, 2)).toBe('hi');
+  });
 });
 
 // ---- whole programs ------------------------------------------------------------------------

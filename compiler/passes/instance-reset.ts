@@ -11,8 +11,8 @@
 //   - every active data segment becomes passive (in the emitted bytes: makeDataPassive), so that
 //     it stays available to memory.init; the runtime calls sledge_init before every run.
 // A module that changes what this cannot restore (tables, dropped segments), runs code at
-// instantiation (a start function) or has a segment outside its initial memory is left as it is:
-// the runtime then builds a fresh instance per request.
+// instantiation (a start function), has a segment outside its initial memory or one whose offset
+// is not a constant is left as it is: the runtime then builds a fresh instance per request.
 //
 // Runs last, after the yield pass: sledge_init must have no yield point (it runs outside any
 // JSPI promising call) and no bounds checks (its copies are within the initial memory).
@@ -34,6 +34,7 @@ const PAGE = 65536;
 export function addInstanceReset(m: Module, opts: { memory: string; initialPages: number }): boolean {
   if (m.getExport(INIT_EXPORT) || hasStartFunction(m)) return false;
   const segments = dataSegments(m);
+  if (!segments) return false;
   const active = segments.filter((s) => s.offset !== null);
   if (active.some((s) => s.offset! + s.size > opts.initialPages * PAGE)) return false;
   for (const f of functions(m)) {
