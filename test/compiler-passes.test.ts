@@ -255,6 +255,31 @@ describe('bounds modes and features', () => {
     (inst.exports.grow as (n: number) => number)(1);
     expect(load(65520)).toBe(0n);
   });
+
+  it('traps exactly at the end of memory, and near 2^32 without wrapping (the 32-bit check shape)', async () => {
+    const r = await compileModule(wat(`(module (memory 1 3)
+      (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
+      (func (export "load") (param i32) (result i64) (i64.load offset=16 (local.get 0))))`), opts({ bounds: 'software' }));
+    const { inst } = instantiate(r);
+    const load = inst.exports.load as (a: number) => bigint;
+    const trapAt = (a: number): [bigint, number] | 'no trap' => {
+      try {
+        load(a);
+        return 'no trap';
+      } catch (e) {
+        expect(e).toBeInstanceOf(BoundsTrap);
+        return [(e as BoundsTrap).address, (e as BoundsTrap).size];
+      }
+    };
+    // The last 8 bytes of the page end at 65536: offset 16 + 8 bytes from 65512.
+    expect(trapAt(65512)).toBe('no trap');
+    expect(trapAt(65513)).toEqual([65529n, 8]);
+    expect(trapAt(0xfffffff0)).toEqual([0x1_0000_0000n, 8]);
+    expect(trapAt(0xffffffff)).toEqual([0x1_0000_000fn, 8]);
+    (inst.exports.grow as (n: number) => number)(2);
+    expect(trapAt(3 * 65536 - 24)).toBe('no trap');
+    expect(trapAt(3 * 65536 - 23)).toEqual([BigInt(3 * 65536 - 7), 8]);
+  });
 });
 
 describe('yield points', () => {

@@ -1,20 +1,29 @@
 // Pass 4 (--bounds software): an explicit check before every memory access the module can make.
 //
-// Check shape (per access of static size S at offset K, address operand in local $a):
+// Check shape (per access of static size S at offset K, address operand in local $a), when K+S is
+// within the declared initial memory (so always at most the memory's size):
+//
+//   (if (i32.gt_u $a (i32.sub (local.get $limit_1) (i32.const K+S-1)))
+//     (then (call $sledge.bounds_trap (i64.add (i64.extend_i32_u $a) (i64.const K)) S) (unreachable)))
+//
+// $limit_1 is the memory size in bytes minus one, as an i32 (the size is at most 2^32): then
+// `$a > size-1-(K+S-1)` is exactly `$a + K + S > size`, with nothing to overflow, in one 32-bit
+// compare. Otherwise (a larger reach, atomics, which check alignment too, and bulk operations) the
+// effective end is computed in i64, so offsets up to 2^32-1 never wrap:
 //
 //   (if (i64.gt_u (local.tee $end (i64.add (i64.extend_i32_u $a) (i64.const K+S))) (local.get $limit))
 //     (then (call $sledge.bounds_trap (i64.sub $end S) S) (unreachable)))
 //
-// The effective address is computed in i64, so offsets up to 2^32-1 never wrap. $limit is the
-// memory size in bytes, kept in a local of each function that accesses memory: set at entry
+// $limit and $limit_1 are kept in locals of each function that accesses memory: set at entry
 // (memory.size, so a pooled memory larger than declared is seen as it is) and after every call
 // and memory.grow in the function — the only ways the size can change, since the host never grows
 // the sandbox's memory. The limit is thus exact, and the failing path traps without ever
 // rejoining the hot path, which matters in V8: a lazily refreshed cache whose slow path returns
-// into the hot path cost 1.36× on the compute kernels, against 1.14× for this shape
-// (bench/bounds.ts, geomean vs guard). Other shapes kept for the benchmark: `memory-size` (read
-// memory.size at every check, 1.15×) and `global` (one exact global, set by a start function and
-// after each memory.grow, 1.15×).
+// into the hot path cost 1.36× on the compute kernels, against 1.14× for the i64 shape and 1.08×
+// for the i32 one (bench/bounds.ts, geomean vs guard; jacobi2d, with six checked accesses per
+// iteration, 2.0× → 1.6×). Other shapes kept for the benchmark: `memory-size` (read memory.size
+// at every check, i64, 1.17×) and `global` (one exact global, set by a start function and after
+// each memory.grow, i64, 1.17×).
 //
 // A check dominated by an earlier one on the same address local with at least the same reach is
 // dropped (memory never shrinks; see eliminateDominatedChecks).
@@ -166,6 +175,9 @@ function instrumentFunction(m: Module, fn: FunctionRef, body: Expr, ctx: Ctx): n
   // The memory size in bytes as the checks see it.
   let limLocal = -1;
   const lim = (): number => (limLocal >= 0 ? limLocal : (limLocal = addVar(fn, T.i64)));
+  let lim1Local = -1;
+  const lim1 = (): number => (lim1Local >= 0 ? lim1Local : (lim1Local = addVar(fn, T.i32)));
+  const setLim1 = (): Expr => m.local.set(lim1(), m.i32.wrap(m.i64.sub(m.local.get(lim(), T.i64), m.i64.const(1n))));
   const limit = (): Expr => {
     switch (ctx.style) {
       case 'local': return m.local.get(lim(), T.i64);
@@ -178,7 +190,7 @@ function instrumentFunction(m: Module, fn: FunctionRef, body: Expr, ctx: Ctx): n
   if (ctx.style !== 'memory-size') {
     for (const g of growPoints) {
       const t = getType(g.e);
-      const refresh = ctx.style === 'local' ? m.local.set(lim(), ctx.memBytes()) : m.global.set(ctx.sizeGlobal, ctx.memBytes());
+      const refresh = ctx.style === 'local' ? m.block(null, [m.local.set(lim(), ctx.memBytes()), setLim1()], T.none) : m.global.set(ctx.sizeGlobal, ctx.memBytes());
       let wrapped: Expr;
       if (t === T.none) wrapped = m.block(null, [g.e, refresh], T.none);
       else {
@@ -216,6 +228,14 @@ function instrumentFunction(m: Module, fn: FunctionRef, body: Expr, ctx: Ctx): n
     }
     count++;
     const local = getId(ptr) === Id.LocalGet ? localIndex(ptr) : -1;
+    if (ctx.style === 'local' && !atomic && reach <= initialBytes) {
+      const g = m.if(
+        m.i32.gt_u(ptr, m.i32.sub(m.local.get(lim1(), T.i32), m.i32.const(reach - 1))),
+        m.block(null, [m.call(ctx.trap, [m.i64.add(m.i64.extend_u(again(ptr)), i64const(m, offset)), m.i32.const(size)], T.none), m.unreachable()]),
+      );
+      if (local >= 0) checks.set(g, { local, reach });
+      return g;
+    }
     const sum = m.i64.add(m.i64.extend_u(ptr), i64const(m, reach));
     const g = guard(sum, () => m.i32.const(size), atomic && size > 1 ? size : 0);
     // An atomic check passes on misalignment (V8 then traps), so it proves nothing about bounds.
@@ -349,7 +369,7 @@ function instrumentFunction(m: Module, fn: FunctionRef, body: Expr, ctx: Ctx): n
     }
   }
   count -= eliminateDominatedChecks(m, fn, checks);
-  if (limLocal >= 0) setBody(fn, m.block(null, [m.local.set(limLocal, ctx.memBytes()), functionBody(fn)], T.auto));
+  if (limLocal >= 0 || lim1Local >= 0) setBody(fn, m.block(null, [m.local.set(lim(), ctx.memBytes()), ...(lim1Local >= 0 ? [setLim1()] : []), functionBody(fn)], T.auto));
   return count;
 }
 
