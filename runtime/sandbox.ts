@@ -4,9 +4,10 @@
 // starts from the just-instantiated state without V8 building a new instance (~2 µs, and old-space
 // garbage that brings full GCs under load). Any other module gets a fresh instance per request.
 //
-// A module that can suspend (it imports sledge.yield) runs as a JSPI promising call so the
-// scheduler can switch at yield points; any other runs synchronously, with no promise at all
-// (a promising wrapper and the await cost ~1 µs of a ~3 µs sandbox).
+// A module that can suspend (it imports sledge.yield) runs as a JSPI promising call (the wrapper
+// made once per instance) so the scheduler can switch at yield points; any other runs
+// synchronously, with no promise at all (a run's promise and its await cost ~0.7 µs, several
+// times `empty`'s whole sandbox: bench/instantiate.ts).
 
 import type { MemoryPool, Slot, SlotInstance } from './memory-pool.ts';
 import type { SandboxRequest, SandboxResult } from './sandbox-module.ts';
