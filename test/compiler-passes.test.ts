@@ -240,11 +240,13 @@ describe('bounds modes and features', () => {
     expect(r.boundsChecks).toBe(1);
   });
 
-  it('reports the address and size of the faulting access, after memory.grow too', async () => {
-    const r = await compileModule(wat(`(module (memory 1 3)
+  /** A software-mode module: `load(a)` reads 8 bytes at a+16, `grow(n)` grows the memory (1 page, up to 3). */
+  const growAndLoad = () => compileModule(wat(`(module (memory 1 3)
       (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
       (func (export "load") (param i32) (result i64) (i64.load offset=16 (local.get 0))))`), opts({ bounds: 'software' }));
-    const { inst } = instantiate(r);
+
+  it('reports the address and size of the faulting access, after memory.grow too', async () => {
+    const { inst } = instantiate(await growAndLoad());
     const load = inst.exports.load as (a: number) => bigint;
     expect(() => load(65520)).toThrow(BoundsTrap);
     try {
@@ -257,10 +259,7 @@ describe('bounds modes and features', () => {
   });
 
   it('traps exactly at the end of memory, and near 2^32 without wrapping (the 32-bit check shape)', async () => {
-    const r = await compileModule(wat(`(module (memory 1 3)
-      (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0)))
-      (func (export "load") (param i32) (result i64) (i64.load offset=16 (local.get 0))))`), opts({ bounds: 'software' }));
-    const { inst } = instantiate(r);
+    const { inst } = instantiate(await growAndLoad());
     const load = inst.exports.load as (a: number) => bigint;
     const trapAt = (a: number): [bigint, number] | 'no trap' => {
       try {

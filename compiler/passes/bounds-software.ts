@@ -229,10 +229,8 @@ function instrumentFunction(m: Module, fn: FunctionRef, body: Expr, ctx: Ctx): n
     count++;
     const local = getId(ptr) === Id.LocalGet ? localIndex(ptr) : -1;
     if (ctx.style === 'local' && !atomic && reach <= initialBytes) {
-      const g = m.if(
-        m.i32.gt_u(ptr, m.i32.sub(m.local.get(lim1(), T.i32), m.i32.const(reach - 1))),
-        m.block(null, [m.call(ctx.trap, [m.i64.add(m.i64.extend_u(again(ptr)), i64const(m, offset)), m.i32.const(size)], T.none), m.unreachable()]),
-      );
+      const oob = m.i32.gt_u(ptr, m.i32.sub(m.local.get(lim1(), T.i32), m.i32.const(reach - 1)));
+      const g = trapIf(oob, m.i64.add(m.i64.extend_u(again(ptr)), i64const(m, offset)), m.i32.const(size));
       if (local >= 0) checks.set(g, { local, reach });
       return g;
     }
@@ -255,14 +253,11 @@ function instrumentFunction(m: Module, fn: FunctionRef, body: Expr, ctx: Ctx): n
     const e = end();
     let oob = m.i64.gt_u(m.local.tee(e, endExpr, T.i64), limit());
     if (alignment) oob = m.i32.and(oob, m.i64.eqz(m.i64.and(m.local.get(e, T.i64), m.i64.const(BigInt(alignment - 1)))));
-    return m.if(
-      oob,
-      m.block(null, [
-        m.call(ctx.trap, [m.i64.sub(m.local.get(e, T.i64), m.i64.extend_u(size())), size()], T.none),
-        m.unreachable(),
-      ]),
-    );
+    return trapIf(oob, m.i64.sub(m.local.get(e, T.i64), m.i64.extend_u(size())), size());
   };
+  /** if (oob) → bounds_trap(address, size); unreachable: the failing path never rejoins. */
+  const trapIf = (oob: Expr, address: Expr, size: Expr): Expr =>
+    m.if(oob, m.block(null, [m.call(ctx.trap, [address, size], T.none), m.unreachable()]));
   const seq = (items: (Expr | null)[], type: Type): Expr => {
     const xs = items.filter((x): x is Expr => x !== null);
     return xs.length === 1 ? xs[0]! : m.block(null, xs, type);
@@ -369,6 +364,7 @@ function instrumentFunction(m: Module, fn: FunctionRef, body: Expr, ctx: Ctx): n
     }
   }
   count -= eliminateDominatedChecks(m, fn, checks);
+  // $limit_1 is derived from $limit at entry, so a function with only 32-bit checks sets both.
   if (limLocal >= 0 || lim1Local >= 0) setBody(fn, m.block(null, [m.local.set(lim(), ctx.memBytes()), ...(lim1Local >= 0 ? [setLim1()] : []), functionBody(fn)], T.auto));
   return count;
 }
